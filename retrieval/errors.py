@@ -1,0 +1,23 @@
+"""The project's exception hierarchy root.
+
+It lives in the lowest layer (``retrieval`` imports nothing of ours) so that both ``retrieval`` and
+``multimodal`` raise subclasses of one base class, and callers (CLI, web app) catch one type.
+Every message names the bad input, what was expected, and the fix where there is one.
+"""
+
+from __future__ import annotations
+
+
+class SceneQAError(Exception):
+    """Base class of every error sceneqa raises on purpose."""
+
+
+class ConfigError(SceneQAError, ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class UnknownNameError(SceneQAError, KeyError):
+    """A registry lookup failed; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,64 @@
+"""Shared fixtures: a private cache dir, tiny-tier services, the packaged lite encoder (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from multimodal.encoders.base import EncoderOptions
+from multimodal.runtime import Runtime
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_model_hub():
+    """Tests never reach a model hub: transformers and huggingface_hub are told so for the session."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One sceneqa cache per test session: tiny checkpoints are written once, never to ~/.cache."""
+    return tmp_path_factory.mktemp("sceneqa-cache")
+
+
+@pytest.fixture(scope="session")
+def cpu32() -> Runtime:
+    return Runtime("cpu", "fp32")
+
+
+@pytest.fixture(scope="session")
+def options(cache_dir) -> EncoderOptions:
+    return EncoderOptions(batch_size=8, cache_dir=cache_dir, local_files_only=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_services(cache_dir):
+    from multimodal.services import ServiceConfig, build_services
+
+    return build_services(ServiceConfig(tier="tiny", device="cpu", precision="fp32", cache_dir=cache_dir, offline=True))
+
+
+@pytest.fixture(scope="session")
+def lite_services(cache_dir):
+    from multimodal.services import ServiceConfig, build_services
+
+    return build_services(ServiceConfig(tier="lite", device="cpu", precision="auto", cache_dir=cache_dir, offline=True))
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real photos that ship inside scikit-image, by content."""
+    from PIL import Image
+    from skimage import data
+
+    return {
+        "cat": Image.fromarray(data.chelsea()),
+        "coffee": Image.fromarray(data.coffee()),
+        "rocket": Image.fromarray(data.rocket()),
+        "astronaut": Image.fromarray(data.astronaut()),
+        "motorcycle": Image.fromarray(data.stereo_motorcycle()[0]),
+    }
