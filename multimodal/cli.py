@@ -26,6 +26,8 @@ examples:
   sceneqa demo
   sceneqa classify photo.jpg --labels "cat, dog, a cup of coffee"
   sceneqa --tier lite classify *.jpg --labels-file labels.txt --multi-label --json
+  sceneqa index add catalog.csv --index shop/
+  sceneqa search --index shop/ --text "red shirt" --filter "year>=2012" -k 5
   sceneqa models
   sceneqa eval zeroshot --data catalog.csv --label-column articleType --out reports/zs
   sceneqa bench embed
@@ -76,10 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from multimodal import cli_classify, cli_demo, cli_models
+    from multimodal import cli_classify, cli_demo, cli_index, cli_models, cli_search
 
     cli_demo.add_parser(sub)
     cli_classify.add_parser(sub)
+    cli_index.add_parser(sub)
+    cli_search.add_parser(sub)
     cli_models.add_parser(sub)
     from eval import cli as eval_cli  # the CLI is the one place that reaches eval/, and only in main()
 

@@ -98,7 +98,7 @@ def load_image(
         if src.ndim >= 2:
             _check_dimensions((int(src.shape[1]), int(src.shape[0])), label, limits)
         return array_to_rgb(src, label)
-    data = _read_bytes(src, label, limits)
+    data = read_source_bytes(src, label, limits)
     return _decode(data, label, limits, draft_size)
 
 
@@ -130,7 +130,8 @@ def check_pillow() -> None:
         )
 
 
-def _read_bytes(src: ImageSource, label: str, limits: ImageLimits) -> bytes:
+def read_source_bytes(src: ImageSource, label: str, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """The raw bytes of a path, bytes or file object, with the byte cap applied (before reading a file)."""
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
         try:

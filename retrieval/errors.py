@@ -21,3 +21,23 @@ class UnknownNameError(SceneQAError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class CatalogError(SceneQAError):
+    """An index folder is missing, damaged, or used inconsistently."""
+
+
+class EncoderMismatchError(CatalogError):
+    """An index is opened with a different encoder (or dimension) than the one that built it."""
+
+
+class IndexLockedError(CatalogError):
+    """Another process holds the index folder's writer lock."""
+
+
+class FilterError(SceneQAError, ValueError):
+    """A metadata filter is malformed, names an unknown column, or has a value of the wrong type."""
+
+
+class SourceError(SceneQAError, ValueError):
+    """A catalog source (folder, CSV, JSONL, Parquet) cannot be read as a whole."""

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from multimodal.cli import main
+from tests.cli_util import tiny_argv
 from tests.image_corpus import gradient
 
 
@@ -23,9 +24,7 @@ def images(tmp_path):
 
 
 def run(capsys, cache_dir, *argv):
-    code = main(
-        ["--tier", "tiny", "--device", "cpu", "--precision", "fp32", "--offline", "--cache-dir", str(cache_dir), *argv]
-    )
+    code = main([*tiny_argv(cache_dir, quiet=False), *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from multimodal.cli import main
+from tests.cli_util import tiny_argv
 from tests.image_corpus import gradient
 
 
@@ -21,16 +22,7 @@ def test_eval_zeroshot_writes_report_and_plots(tmp_path, cache_dir, capsys):
     out = tmp_path / "report"
     code = main(
         [
-            "--tier",
-            "tiny",
-            "--device",
-            "cpu",
-            "--precision",
-            "fp32",
-            "--offline",
-            "-q",
-            "--cache-dir",
-            str(cache_dir),
+            *tiny_argv(cache_dir),
             "eval",
             "zeroshot",
             "--data",

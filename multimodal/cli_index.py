@@ -1,0 +1,206 @@
+"""``sceneqa index add|remove|info|dedup|rebuild``: build and maintain a visual catalog (index folder)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from retrieval.manifest import INDEX_TYPES
+
+ADD_HELP = """\
+Adds (or updates) every image of SOURCE: a folder (recursive) or a CSV / JSONL / Parquet catalog with an
+image column (image, path, file... or --image-column; paths relative to the catalog file), an optional id
+column (id or --id-column; else the path is the id) and any metadata columns (kept with their types).
+Items are upserted by id; unchanged items are skipped cheaply, so re-running after an interruption
+finishes the job. Bad rows and images are reported and skipped.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("index", help="build and maintain a visual catalog (FAISS + SQLite index folder)")
+    isub = p.add_subparsers(dest="index_command", metavar="ACTION")
+    isub.required = True
+
+    add = isub.add_parser(
+        "add",
+        help="add or update images from a folder or a catalog file",
+        description=ADD_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("source", type=Path, help="a folder of images, or a .csv / .jsonl / .parquet catalog")
+    _index_arg(add)
+    add.add_argument("--image-column", help="catalog column holding the image path or URL")
+    add.add_argument("--id-column", help="catalog column holding a stable item id")
+    add.add_argument("--allow-urls", action="store_true", help="fetch http(s) image URLs (public hosts only)")
+    add.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="keep items whose image bytes equal another item's (default: skip and report)",
+    )
+    add.add_argument(
+        "--type",
+        choices=("auto", *INDEX_TYPES),
+        default="auto",
+        help="index type; auto picks from the item count and --memory-budget-mb (default: auto)",
+    )
+    add.add_argument("--memory-budget-mb", type=float, default=4096.0, help="memory for the index (default 4096)")
+    add.add_argument(
+        "--commit-every",
+        type=int,
+        default=2048,
+        metavar="N",
+        help="write the index file after this many items (default 2048); the store commits every "
+        "batch of --batch-size images regardless",
+    )
+    add.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add.set_defaults(handler=run_add)
+
+    rm = isub.add_parser("remove", help="remove items by id")
+    rm.add_argument("ids", nargs="+", metavar="ID")
+    _index_arg(rm)
+    rm.set_defaults(handler=run_remove)
+
+    info = isub.add_parser("info", help="count, encoder, index type, size on disk, metadata schema")
+    _index_arg(info)
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=run_info)
+
+    dedup = isub.add_parser("dedup", help="list groups of near-duplicate items")
+    _index_arg(dedup)
+    dedup.add_argument(
+        "--threshold",
+        type=float,
+        default=0.95,
+        help="cosine at or above which items are near-duplicates (default: 0.95)",
+    )
+    dedup.add_argument("--json", action="store_true")
+    dedup.set_defaults(handler=run_dedup)
+
+    rebuild = isub.add_parser("rebuild", help="rebuild the FAISS index from the stored embeddings")
+    _index_arg(rebuild)
+    rebuild.add_argument("--type", choices=("auto", *INDEX_TYPES), default="auto")
+    rebuild.add_argument("--memory-budget-mb", type=float, default=4096.0)
+    rebuild.set_defaults(handler=run_rebuild)
+
+
+def _index_arg(p) -> None:
+    p.add_argument("--index", required=True, type=Path, metavar="DIR", help="the index folder")
+
+
+def run_add(args: argparse.Namespace, config) -> int:
+    from tqdm import tqdm
+
+    from multimodal.catalog_sources import read_source
+    from multimodal.cli import announce
+    from multimodal.cli_catalog import services_for_index
+    from multimodal.ingest import IngestOptions, ingest
+    from retrieval.catalog import Catalog
+
+    rows = read_source(args.source, image_column=args.image_column, id_column=args.id_column)
+    services = services_for_index(config, args.index)
+    announce(services, args.quiet)
+    options = replace(
+        IngestOptions(),
+        chunk=config.batch_size,
+        commit_every=args.commit_every,
+        allow_urls=args.allow_urls,
+        allow_duplicates=args.allow_duplicates,
+        index_type=args.type,
+        memory_budget_mb=args.memory_budget_mb,
+        limits=config.image_limits,
+    )
+    enc = services.encoder
+    with Catalog.open(args.index, encoder=enc.spec, dim=enc.dim, writable=True, create=True) as catalog:
+        if catalog.reconciled.added or catalog.reconciled.removed:
+            print(
+                f"sceneqa: recovered an interrupted run: {catalog.reconciled.added} stored items re-indexed, "
+                f"{catalog.reconciled.removed} stale entries dropped",
+                file=sys.stderr,
+            )
+        with tqdm(unit="img", desc="indexing", file=sys.stderr, disable=None, smoothing=0.1) as bar:
+            summary = ingest(catalog, enc, rows, options, progress=bar.update)
+    if args.json:
+        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        print(format_summary(summary, args.index))
+    for item_id, original in summary.duplicates[:20]:
+        print(
+            f"sceneqa: skipped {item_id}: same image bytes as item {original} (--allow-duplicates keeps both)",
+            file=sys.stderr,
+        )
+    for where, reason in summary.failed[:20]:
+        print(f"sceneqa: skipped {where}: {reason}", file=sys.stderr)
+    if len(summary.failed) > 20:
+        print(f"sceneqa: ... and {len(summary.failed) - 20} more skipped (use --json for all)", file=sys.stderr)
+    return 0
+
+
+def format_summary(s, folder: Path) -> str:
+    d = s.as_dict()
+    return (
+        f"{folder}: added {s.added}, updated {s.updated}, metadata updated {s.metadata}, unchanged "
+        f"{s.unchanged}, duplicates {len(s.duplicates)}, failed {len(s.failed)}; {s.embedded} images embedded "
+        f"in {s.seconds:.1f} s ({d['images_per_s']} img/s); index {s.index_type} with {s.count} items"
+    )
+
+
+def _open(folder: Path, writable: bool):
+    from retrieval.catalog import Catalog
+
+    return Catalog.open(folder, encoder=None, dim=None, writable=writable)
+
+
+def run_remove(args: argparse.Namespace, config) -> int:
+    with _open(args.index, writable=True) as catalog:
+        removed = catalog.remove(args.ids)
+        catalog.commit()
+    missing = [i for i in args.ids if i not in removed]
+    print(f"{args.index}: removed {len(removed)} item(s)")
+    for item_id in missing:
+        print(f"sceneqa: error: no item {item_id!r} in {args.index}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def run_info(args: argparse.Namespace, config) -> int:
+    with _open(args.index, writable=False) as catalog:
+        info = catalog.info()
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    size_mb = info["size_on_disk_bytes"] / 2**20
+    print(
+        f"index {info['folder']}: {info['count']} items; encoder {info['encoder']} (dim {info['dim']}, "
+        f"{info['metric']}); type {info['index_type']} {info['index_params']} (recommended for this size: "
+        f"{info['recommended_type']}); {size_mb:.1f} MB on disk; updated {info['updated_at']}"
+    )
+    if info["tombstones"]:
+        print(f"  {info['tombstones']} removed items still in the HNSW graph; `sceneqa index rebuild` drops them")
+    print("  metadata columns: " + (", ".join(f"{k} ({v})" for k, v in info["schema"].items()) or "none"))
+    return 0
+
+
+def run_dedup(args: argparse.Namespace, config) -> int:
+    from retrieval.dedup import near_duplicate_groups
+
+    with _open(args.index, writable=False) as catalog:
+        groups = near_duplicate_groups(catalog, args.threshold)
+    if args.json:
+        print(json.dumps({"threshold": args.threshold, "groups": groups}))
+    else:
+        print(f"{len(groups)} group(s) of near-duplicates at cosine >= {args.threshold}")
+        for g in groups:
+            print("  " + ", ".join(g))
+    return 0
+
+
+def run_rebuild(args: argparse.Namespace, config) -> int:
+    from retrieval.vector_index import index_params_for
+
+    with _open(args.index, writable=True) as catalog:
+        params = index_params_for(args.type, catalog.store.count(), catalog.manifest.dim, args.memory_budget_mb)
+        catalog.rebuild(params)
+        print(f"{args.index}: rebuilt as {params.kind} with {catalog.store.count()} items")
+    return 0
