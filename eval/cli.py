@@ -44,6 +44,38 @@ def add_parsers(sub) -> None:
     emb.add_argument("--json", action="store_true", help="print the figures as JSON too")
     emb.set_defaults(handler=_run_bench_embed)
 
+    ing = b_sub.add_parser(
+        "ingest",
+        help="JPEG folder -> index, end to end, vs a plain open_clip loop; RSS",
+        description="Ingests the same JPEG photos with sceneqa (ViT-B-32-sized random "
+        "encoder, and lite) and with a plain open_clip fp32 loop + flat index; "
+        "prints images/s and ratios; then samples memory while ingesting many "
+        "generated images.",
+    )
+    ing.add_argument("--images", type=int, default=48, help="photos for the throughput part (default: 48)")
+    ing.add_argument("--size", default="4032x3024", help="photo size WxH (default: 4032x3024, a phone photo)")
+    ing.add_argument("--arch", default="ViT-B-32", help="open_clip architecture (default: ViT-B-32)")
+    ing.add_argument("--rss-images", type=int, default=20_000, help="images for the memory part (0 skips it)")
+    ing.add_argument("--skip-lite", action="store_true", help="do not time the lite encoder")
+    ing.add_argument("--json", action="store_true")
+    ing.set_defaults(handler=_run_bench_ingest)
+
+    srch = b_sub.add_parser(
+        "search",
+        help="latency and recall@10 of flat, HNSW and IVF-PQ; filtered search",
+        description="Synthetic clustered unit vectors (seeded): build each index type, "
+        "time single queries (p50/p99), recall@10 against exact search, memory "
+        "per vector; then filtered search at 1%%, 10%%, 50%% selectivity "
+        "through a real index folder.",
+    )
+    srch.add_argument("--n", type=int, default=1_000_000, help="vectors for part 1 (default: 1,000,000)")
+    srch.add_argument("--dim", type=int, default=512, help="dimension (default: 512)")
+    srch.add_argument("--queries", type=int, default=200, help="single queries timed (default: 200)")
+    srch.add_argument("--filter-n", type=int, default=200_000, help="items for the filtered part (default 200,000)")
+    srch.add_argument("--filter-types", nargs="*", default=["hnsw"], help="index types for the filtered part")
+    srch.add_argument("--json", action="store_true")
+    srch.set_defaults(handler=_run_bench_search)
+
 
 def _run_zeroshot(args: argparse.Namespace, config) -> int:
     from eval.zeroshot_eval import run_zeroshot_eval
@@ -55,3 +87,15 @@ def _run_bench_embed(args: argparse.Namespace, config) -> int:
     from eval.bench_embed import run_bench_embed
 
     return run_bench_embed(args, config)
+
+
+def _run_bench_search(args: argparse.Namespace, config) -> int:
+    from eval.bench_search import run_bench_search
+
+    return run_bench_search(args, config)
+
+
+def _run_bench_ingest(args: argparse.Namespace, config) -> int:
+    from eval.bench_ingest import run_bench_ingest
+
+    return run_bench_ingest(args, config)

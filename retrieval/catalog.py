@@ -116,7 +116,7 @@ class Catalog:
         path = folder / INDEX_FILE
         if path.exists():
             return VectorIndex.load(path, manifest.index, manifest.dim)
-        training = _training_sample(store) if manifest.index.kind == "ivfpq" else None
+        training = _training_sample(store, manifest.index.nlist) if manifest.index.kind == "ivfpq" else None
         return VectorIndex.create(manifest.index, manifest.dim, training)
 
     def _reconcile(self) -> Reconciled:
@@ -182,7 +182,7 @@ class Catalog:
     def rebuild(self, params: IndexParams) -> None:
         """A fresh index of type ``params`` from the stored embeddings (drops tombstones); committed."""
         self._need_writer()
-        training = _training_sample(self.store) if params.kind == "ivfpq" else None
+        training = _training_sample(self.store, params.nlist) if params.kind == "ivfpq" else None
         fresh = VectorIndex.create(params, self.manifest.dim, training)
         for vids, vecs in self.store.iter_vectors():
             fresh.add(vids, vecs)
@@ -243,7 +243,7 @@ class Catalog:
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, params: SearchParams
     ) -> tuple[list[int], list[float]]:
         kind = self.index.params.kind
-        if allowed is not None and kind != "flat" and len(allowed) <= EXACT_FILTER_LIMIT:
+        if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
             return self._exact(query, k, allowed)
         depth = k * RERANK_FACTOR if kind == "ivfpq" else k
         res = self.index.search(query[None], depth, allowed=allowed, params=params)
@@ -255,6 +255,10 @@ class Catalog:
         return vids[:k], [float(s) for s in res.scores[0][: len(vids)]][:k]
 
     def _exact(self, query: np.ndarray, k: int, vids: np.ndarray) -> tuple[list[int], list[float]]:
+        """Exact top-k among ``vids``: from the index's in-memory vectors, else from the store."""
+        in_memory = self.index.exact_subset(query, vids, k)
+        if in_memory is not None:
+            return [int(v) for v in in_memory[0]], [float(s) for s in in_memory[1]]
         best_v, best_s = np.zeros(0, np.int64), np.zeros(0, np.float32)
         for start in range(0, len(vids), 20_000):
             chunk = vids[start : start + 20_000]
@@ -294,7 +298,9 @@ class Catalog:
         }
 
 
-def _training_sample(store: CatalogStore, limit: int = 100_000) -> np.ndarray:
+def _training_sample(store: CatalogStore, nlist: int) -> np.ndarray:
+    """Up to ``max(100k, 40 * nlist)`` stored vectors, seeded: enough for k-means on every list."""
+    limit = max(100_000, 40 * nlist)
     vids = store.all_vids()
     if len(vids) == 0:
         raise CatalogError("an IVF-PQ index is trained on stored items; add items first (or use --type flat)")

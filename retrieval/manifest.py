@@ -33,6 +33,8 @@ class IndexParams:
     def __post_init__(self) -> None:
         if self.kind not in INDEX_TYPES:
             raise CatalogError(f"index type {self.kind!r} is not one of {', '.join(INDEX_TYPES)}")
+        if self.kind == "ivfpq" and (self.nlist < 1 or self.pq_m < 1):
+            raise CatalogError("an ivfpq index needs nlist >= 1 and pq_m >= 1 (see vector_index.ivfpq_params)")
 
 
 @dataclass(frozen=True)

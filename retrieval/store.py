@@ -27,9 +27,9 @@ CREATE TABLE IF NOT EXISTS items (
     id TEXT NOT NULL UNIQUE,
     image TEXT NOT NULL,
     sha256 TEXT NOT NULL,
-    vector BLOB NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS vectors (vid INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS items_sha ON items(sha256);
 CREATE TABLE IF NOT EXISTS columns (name TEXT PRIMARY KEY, phys TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
                                     pos INTEGER NOT NULL);
@@ -96,6 +96,7 @@ class CatalogStore:
                         continue
                     phys = f"c{len(self._columns) + 1}"
                     self._db.execute(f"ALTER TABLE items ADD COLUMN {phys}")
+                    self._db.execute(f"CREATE INDEX items_{phys} ON items({phys})")
                     self._db.execute(
                         "INSERT INTO columns VALUES (?, ?, ?, ?)", (name, phys, new_type, len(self._columns))
                     )
@@ -162,13 +163,13 @@ class CatalogStore:
         if row is not None:  # new content under an existing id: a new vid, so index files can tell
             old_vid = row[0]
             self._delete_vid(old_vid)
-        cols = ", ".join(["id", "image", "sha256", "vector", "updated_at", *meta_cols])
-        marks = ", ".join("?" * (5 + len(meta_cols)))
+        cols = ", ".join(["id", "image", "sha256", "updated_at", *meta_cols])
+        marks = ", ".join("?" * (4 + len(meta_cols)))
         cur = self._db.execute(
-            f"INSERT INTO items ({cols}) VALUES ({marks})",
-            (rec.id, rec.image, rec.sha256, vec.astype(np.float16).tobytes(), now, *meta_vals),
+            f"INSERT INTO items ({cols}) VALUES ({marks})", (rec.id, rec.image, rec.sha256, now, *meta_vals)
         )
         vid = int(cur.lastrowid)
+        self._db.execute("INSERT INTO vectors (vid, vector) VALUES (?, ?)", (vid, vec.astype(np.float16).tobytes()))
         self._db.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (vid, text))
         return Outcome(rec.id, "updated" if old_vid is not None else "added", vid=vid, old_vid=old_vid)
 
@@ -185,6 +186,7 @@ class CatalogStore:
 
     def _delete_vid(self, vid: int) -> None:
         self._db.execute("DELETE FROM items WHERE vid = ?", (vid,))
+        self._db.execute("DELETE FROM vectors WHERE vid = ?", (vid,))
         self._db.execute("DELETE FROM items_fts WHERE rowid = ?", (vid,))
 
     class _Tx:
@@ -231,7 +233,7 @@ class CatalogStore:
         names = list(self._columns)
         cols = ", ".join(["vid", "id", "image"] + [self._columns[n][0] for n in names])
         by_vid = {}
-        for chunk in _chunks(list(vids), 500):
+        for chunk in _chunks([int(v) for v in vids], 500):
             marks = ", ".join("?" * len(chunk))
             for row in self._db.execute(f"SELECT {cols} FROM items WHERE vid IN ({marks})", chunk):
                 meta = {n: v for n, v in zip(names, row[3:]) if v is not None}
@@ -245,7 +247,7 @@ class CatalogStore:
         found = 0
         for chunk in _chunks([int(v) for v in vids], 900):
             marks = ", ".join("?" * len(chunk))
-            for vid, blob in self._db.execute(f"SELECT vid, vector FROM items WHERE vid IN ({marks})", chunk):
+            for vid, blob in self._db.execute(f"SELECT vid, vector FROM vectors WHERE vid IN ({marks})", chunk):
                 out[pos[vid]] = np.frombuffer(blob, np.float16).astype(np.float32)
                 found += 1
         if found != len(vids):
@@ -257,7 +259,7 @@ class CatalogStore:
         last = -1
         while True:
             rows = self._db.execute(
-                "SELECT vid, vector FROM items WHERE vid > ? ORDER BY vid LIMIT ?", (last, batch)
+                "SELECT vid, vector FROM vectors WHERE vid > ? ORDER BY vid LIMIT ?", (last, batch)
             ).fetchall()
             if not rows:
                 return

@@ -88,6 +88,7 @@ class VectorIndex:
         self.params = params
         self.dim = dim
         self._tombstones: set[int] = set()
+        self._id_lookup: tuple[np.ndarray, np.ndarray] | None = None  # sorted ids, their positions
 
     # ---- construction --------------------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class VectorIndex:
         if vecs.ndim != 2 or vecs.shape[1] != self.dim:
             raise CatalogError(f"vectors of shape {vecs.shape} cannot go into an index of dim {self.dim}")
         self._index.add_with_ids(vecs, np.ascontiguousarray(vids, np.int64))
+        self._id_lookup = None
 
     def remove(self, vids: np.ndarray) -> None:
         if len(vids) == 0:
@@ -148,6 +150,7 @@ class VectorIndex:
             self._tombstones.update(int(v) for v in vids)
         else:
             self._index.remove_ids(np.ascontiguousarray(vids, np.int64))
+        self._id_lookup = None
 
     def set_tombstones(self, vids: np.ndarray) -> None:
         """Mark vids (present in the file, absent from the store) as deleted."""
@@ -205,6 +208,33 @@ class VectorIndex:
             outer.referenced_objects = [inner]  # SWIG does not keep the inner selector alive by itself
             return outer
         return None
+
+    def exact_subset(self, query: np.ndarray, vids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Exact top-``k`` among ``vids`` from the vectors held in memory (flat and HNSW store them in full),
+        as ``(vids, scores)`` best first; ``None`` for IVF-PQ, whose codes are approximate."""
+        if self.params.kind == "ivfpq":
+            return None
+        if self._id_lookup is None:
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            order = np.argsort(ids, kind="stable")
+            self._id_lookup = (ids[order], order)
+        sorted_ids, order = self._id_lookup
+        vids = np.asarray(vids, np.int64)
+        if self._tombstones:
+            vids = vids[~np.isin(vids, np.fromiter(self._tombstones, np.int64))]
+        at = np.minimum(np.searchsorted(sorted_ids, vids), max(len(sorted_ids) - 1, 0))
+        found = (sorted_ids[at] == vids) if len(sorted_ids) else np.zeros(len(vids), bool)
+        vids, rows = vids[found], order[at[found]]
+        scores = self._vectors_view()[rows] @ np.asarray(query, np.float32)
+        top = np.lexsort((vids, -scores))[:k]
+        return vids[top], scores[top]
+
+    def _vectors_view(self) -> np.ndarray:
+        """A zero-copy ``(ntotal, dim)`` view of the full vectors of a flat or HNSW index."""
+        inner = faiss.downcast_index(self._index.index)
+        flat = faiss.downcast_index(inner.storage) if self.params.kind == "hnsw" else inner
+        n = flat.ntotal
+        return faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim) if n else np.zeros((0, self.dim))
 
     def reconstruct(self, vids: np.ndarray) -> np.ndarray:
         """Stored vectors for ``vids`` (exact for flat/HNSW, PQ-approximate for IVF-PQ)."""

@@ -1,0 +1,81 @@
+"""The benchmark commands run end to end at toy sizes (figures are not asserted: speed is not a test)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.bench_search import clustered_vectors, exact_topk, recall_at
+from multimodal.cli import main
+from tests.cli_util import tiny_argv
+
+
+def test_synthetic_vectors_are_seeded_unit_rows():
+    a, b = clustered_vectors(300, 64, seed=1), clustered_vectors(300, 64, seed=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    assert not np.array_equal(a, clustered_vectors(300, 64, seed=2))
+
+
+def test_exact_topk_and_recall_by_hand():
+    xb = np.eye(4, dtype=np.float32)
+    xq = np.array([[0.9, 0.1, 0.0, 0.0]], np.float32)
+    assert exact_topk(xb, xq, 2).tolist() == [[0, 1]]
+    assert recall_at(np.array([[0, 3]]), np.array([[0, 1]]), k=2) == 0.5
+
+
+def test_bench_search_runs(capsys, cache_dir):
+    code = main(
+        [
+            *tiny_argv(cache_dir),
+            "bench",
+            "search",
+            "--n",
+            "3000",
+            "--dim",
+            "32",
+            "--queries",
+            "5",
+            "--filter-n",
+            "3000",
+            "--filter-types",
+            "flat",
+            "hnsw",
+            "--json",
+        ]
+    )
+    out = capsys.readouterr().out
+    report = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and {r["type"] for r in report["types"]} == {"flat", "hnsw", "ivfpq"}
+    assert all(r["all_k_returned"] == 1.0 and r["only_matching"] for r in report["filters"])
+
+
+@pytest.mark.slow
+def test_bench_ingest_and_embed_run(capsys, cache_dir):
+    code = main(
+        [
+            *tiny_argv(cache_dir),
+            "--batch-size",
+            "4",
+            "bench",
+            "ingest",
+            "--images",
+            "4",
+            "--size",
+            "640x480",
+            "--rss-images",
+            "40",
+            "--skip-lite",
+            "--json",
+        ]
+    )
+    out = capsys.readouterr().out
+    report = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and len(report["rss"]) >= 2 and "plain loop, ViT-B-32 fp32" in report["throughput"]
+    code = main(
+        [*tiny_argv(cache_dir), "--batch-size", "4", "bench", "embed", "--images", "4", "--repeats", "1", "--json"]
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and report["embed"]["cosine_min"] > 0.99
