@@ -28,6 +28,23 @@ def add_parsers(sub) -> None:
     zs.add_argument("--out", type=Path, default=Path("reports/zeroshot"), help="output folder for the report")
     zs.set_defaults(handler=_run_zeroshot)
 
+    vqa = ev_sub.add_parser(
+        "vqa",
+        help="ask-pipeline accuracy on easy-vqa or a VQA JSONL",
+        description="Answers every question with the ask pipeline and reports VQA accuracy "
+        "(normalised answers), the abstention rate, accuracy when answering, "
+        "per question kind, and latency.",
+    )
+    vqa.add_argument(
+        "--data",
+        default="easy-vqa",
+        help='easy-vqa (from its package) or a JSONL of {"path", "question", "answers": [...]} (default: easy-vqa)',
+    )
+    vqa.add_argument("--split", default="test", choices=("test", "train"), help="easy-vqa split (default: test)")
+    vqa.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
+    vqa.set_defaults(handler=_run_vqa)
+
     bench = sub.add_parser("bench", help="speed benchmarks that print figures and same-run ratios")
     b_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     b_sub.required = True
@@ -59,6 +76,17 @@ def add_parsers(sub) -> None:
     ing.add_argument("--skip-lite", action="store_true", help="do not time the lite encoder")
     ing.add_argument("--json", action="store_true")
     ing.set_defaults(handler=_run_bench_ingest)
+
+    bask = b_sub.add_parser(
+        "ask",
+        help="ask latency (lite) on a 1-MP photo with a 200-line log",
+        description="Asks a mix of questions about a 1-MP photo with a 200-line inspection "
+        "log attached, in rounds; prints p50/p90/max per kind, warm and cold.",
+    )
+    bask.add_argument("--lines", type=int, default=200, help="lines in the generated log (default: 200)")
+    bask.add_argument("--rounds", type=int, default=4, help="rounds of the question mix (default: 4)")
+    bask.add_argument("--json", action="store_true")
+    bask.set_defaults(handler=_run_bench_ask)
 
     srch = b_sub.add_parser(
         "search",
@@ -99,3 +127,15 @@ def _run_bench_ingest(args: argparse.Namespace, config) -> int:
     from eval.bench_ingest import run_bench_ingest
 
     return run_bench_ingest(args, config)
+
+
+def _run_vqa(args: argparse.Namespace, config) -> int:
+    from eval.vqa_eval import run_vqa_eval
+
+    return run_vqa_eval(args, config)
+
+
+def _run_bench_ask(args: argparse.Namespace, config) -> int:
+    from eval.bench_ask import run_bench_ask
+
+    return run_bench_ask(args, config)

@@ -107,3 +107,37 @@ def fit_logistic_1d(x: np.ndarray, y: np.ndarray, iters: int = 100, ridge: float
             break
     slope = w / sd
     return float(mu - b * sd / w) if w else float("nan"), float(slope)
+
+
+_NUMBERS = {
+    "none": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
+_ARTICLES = {"a", "an", "the"}
+
+
+def normalize_answer(text: str) -> str:
+    """VQA-style normalisation: lowercase, punctuation dropped, number words to digits, articles removed."""
+    import re
+
+    words = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    return " ".join(_NUMBERS.get(w, w) for w in words if w not in _ARTICLES)
+
+
+def vqa_accuracy(prediction: str, answers: list[str] | tuple[str, ...]) -> float:
+    """VQA accuracy: ``min(1, matching human answers / 3)``; with a single reference answer, exact match."""
+    pred = normalize_answer(prediction)
+    refs = [normalize_answer(a) for a in answers]
+    if len(refs) == 1:
+        return float(pred == refs[0])
+    return min(1.0, sum(pred == r for r in refs) / 3.0)

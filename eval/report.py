@@ -105,3 +105,11 @@ def _clean(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
+
+
+def plot_latency(out: Path, latencies_ms: list[float], title: str) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.hist(latencies_ms or [0.0], bins=40)
+    ax.set(xlabel="milliseconds", ylabel="requests", title=title)
+    return _save(fig, out / "latency.png")

@@ -24,6 +24,7 @@ EPILOG = """\
 tiers: auto uses full hub models when cached or downloadable, else the offline lite tier (announced).
 examples:
   sceneqa demo
+  sceneqa ask valve.jpg "is the seal intact?" --context inspection.log
   sceneqa classify photo.jpg --labels "cat, dog, a cup of coffee"
   sceneqa --tier lite classify *.jpg --labels-file labels.txt --multi-label --json
   sceneqa index add catalog.csv --index shop/
@@ -78,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from multimodal import cli_classify, cli_demo, cli_index, cli_models, cli_search
+    from multimodal import cli_ask, cli_classify, cli_demo, cli_index, cli_models, cli_search
 
     cli_demo.add_parser(sub)
+    cli_ask.add_parser(sub)
     cli_classify.add_parser(sub)
     cli_index.add_parser(sub)
     cli_search.add_parser(sub)

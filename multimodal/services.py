@@ -26,10 +26,13 @@ class ServiceConfig:
     offline: bool = False
     cache_dir: Path | None = None
     image_limits: ImageLimits = field(default_factory=lambda: DEFAULT_LIMITS)
+    abstain_below: float = 0.5
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.abstain_below <= 1.0:
+            raise ConfigError(f"the abstention threshold must be in [0, 1], got {self.abstain_below}")
 
     @property
     def resolved_cache_dir(self) -> Path:
@@ -38,13 +41,59 @@ class ServiceConfig:
 
 @dataclass
 class Services:
-    """Loaded, ready-to-use models and the choices that produced them."""
+    """Loaded, ready-to-use models and the choices that produced them. The models only the ask pipeline
+    needs (OCR, faces, sentence embedder) load on first use, once."""
 
     config: ServiceConfig
     tier: TierChoice
     runtime: Runtime
     encoder: Encoder
     zeroshot: ZeroShotClassifier
+    _parts: dict = field(default_factory=dict, repr=False)
+
+    def text_embedder(self):
+        """Sentence embedder for context relevance: packaged MiniLM, or the hashing twin in the tiny tier."""
+        if "text" not in self._parts:
+            from multimodal.text_embed import HashingEmbedder, MiniLMEmbedder
+
+            self._parts["text"] = HashingEmbedder() if self.tier.tier == "tiny" else MiniLMEmbedder.load(self.runtime)
+        return self._parts["text"]
+
+    def fact_tools(self):
+        if "facts" not in self._parts:
+            from multimodal.facts.faces import CascadeFaceDetector, NoFaceDetector
+            from multimodal.facts.ocr import NoTextReader, RapidOcrReader
+            from multimodal.facts.tags import ClassifierTagger, ZeroShotTagger
+            from multimodal.scene_facts import FactTools
+
+            tiny = self.tier.tier == "tiny"
+            lite = self.encoder.info.family == "lite"
+            self._parts["facts"] = FactTools(
+                zeroshot=self.zeroshot,
+                faces=NoFaceDetector() if tiny else CascadeFaceDetector(),
+                ocr=NoTextReader() if tiny else LazyReader(RapidOcrReader),
+                tagger=ClassifierTagger(self.encoder) if lite else ZeroShotTagger(self.zeroshot),
+            )
+        return self._parts["facts"]
+
+    def answerer(self):
+        """The answerer of this tier. Until a VLM backend is configured every tier answers from scene facts."""
+        if "answerer" not in self._parts:
+            from multimodal.answer_lite import LiteAnswerer
+
+            self._parts["answerer"] = LiteAnswerer(self.fact_tools(), threshold=self.config.abstain_below)
+        return self._parts["answerer"]
+
+    def models(self) -> dict[str, str]:
+        tools = self.fact_tools()
+        return {
+            "encoder": self.encoder.spec,
+            "answerer": self.answerer().name,
+            "ocr": tools.ocr.name,
+            "faces": tools.faces.name,
+            "tags": tools.tagger.name,
+            "text": self.text_embedder().name,
+        }
 
     def banner(self) -> str:
         """One paragraph naming the tier, the models and why; shown by the CLI and the UI."""
@@ -66,3 +115,17 @@ def build_services(config: ServiceConfig, *, tier: TierChoice | None = None) -> 
     encoder = create_encoder(choice.encoder, runtime, options)
     zeroshot = ZeroShotClassifier(encoder, cache_dir=config.resolved_cache_dir)
     return Services(config=config, tier=choice, runtime=runtime, encoder=encoder, zeroshot=zeroshot)
+
+
+class LazyReader:
+    """Loads a text reader (RapidOCR: about a second) on first use, so questions that need no OCR never pay."""
+
+    def __init__(self, factory) -> None:
+        self._factory = factory
+        self._reader = None
+        self.name = getattr(factory, "name", "ocr")
+
+    def read(self, img):
+        if self._reader is None:
+            self._reader = self._factory()
+        return self._reader.read(img)

@@ -79,3 +79,9 @@ def test_bench_ingest_and_embed_run(capsys, cache_dir):
     )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and report["embed"]["cosine_min"] > 0.99
+
+
+def test_bench_ask_runs(capsys, cache_dir):
+    code = main([*tiny_argv(cache_dir), "bench", "ask", "--lines", "30", "--rounds", "2", "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and report["p50_ms"] > 0 and set(report["by_kind"]) >= {"records", "presence"}

@@ -1,0 +1,87 @@
+"""The ask use case: a question about images, with attached records and an optional catalog, answered
+with citations and a confidence, or "cannot tell" when the evidence does not support an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from multimodal.answers import Answer, Evidence, check_citations
+from multimodal.context_files import load_context_file, load_context_text
+from multimodal.context_select import select_chunks, to_evidence
+from multimodal.errors import EmptyInputError
+from multimodal.images import ImageSource, describe_source, load_image
+from multimodal.questions import parse_question
+from multimodal.services import Services
+from retrieval.catalog import Catalog
+
+MAX_IMAGES = 8
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+    images: tuple[ImageSource, ...] = ()
+    image_names: tuple[str, ...] = ()
+    context_files: tuple[Path, ...] = ()
+    context_text: str | None = None
+    neighbours: int = 3
+    budget_tokens: int = 1500
+
+
+@dataclass(frozen=True)
+class AskResult:
+    answer: Answer
+    evidence: tuple[Evidence, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.answer.as_dict(), "evidence": [e.as_dict() for e in self.evidence]}
+
+
+def gather_context(question: str, req: AskRequest, services: Services) -> tuple[list[Evidence], list[str]]:
+    chunks = []
+    for path in req.context_files:
+        chunks.extend(load_context_file(path))
+    if req.context_text and req.context_text.strip():
+        chunks.extend(load_context_text(req.context_text))
+    if not chunks:
+        return [], []
+    selection = select_chunks(question, chunks, services.text_embedder(), budget_tokens=req.budget_tokens)
+    return to_evidence(selection), [selection.notice] if selection.notice else []
+
+
+def catalog_neighbours(services: Services, catalog: Catalog, images, k: int) -> list[Evidence]:
+    out: list[Evidence] = []
+    for vec in services.encoder.embed_images(images):
+        for hit in catalog.search(vec, k):
+            record = "; ".join(f"{key}: {value}" for key, value in hit.metadata.items())
+            ev = Evidence("item", f"item:{hit.id}", record or hit.image, max(0.0, min(1.0, hit.score)))
+            if all(e.locator != ev.locator for e in out):
+                out.append(ev)
+    return sorted(out, key=lambda e: -e.score)[:k]
+
+
+def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
+    """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
+    parse_question(req.question)  # validates before any model work
+    if not req.images and not req.context_files and not req.context_text:
+        raise EmptyInputError("nothing to look at: give an image, --context FILE or --context-text")
+    if len(req.images) > MAX_IMAGES:
+        raise EmptyInputError(f"{len(req.images)} images given; at most {MAX_IMAGES} per question")
+    names = list(req.image_names) or [describe_source(s) for s in req.images]
+    images = [load_image(src, limits=services.config.image_limits, name=name) for src, name in zip(req.images, names)]
+    evidence = [Evidence("image", f"image:{i + 1}", name) for i, name in enumerate(names)]
+    context, notices = gather_context(req.question, req, services)
+    evidence += context
+    if catalog is not None and images:
+        evidence += catalog_neighbours(services, catalog, images, req.neighbours)
+    answer, derived = services.answerer().answer(req.question, images, evidence)
+    answer = check_citations(answer, evidence + derived)
+    answer = replace(answer, models=services.models(), tier=services.tier.tier, notices=tuple(notices))
+    return AskResult(answer, tuple(evidence + derived))
+
+
+def ask_many(services: Services, questions: Sequence[str], image: ImageSource) -> list[Answer]:
+    """Several questions about one image (evaluation helper)."""
+    return [ask(services, AskRequest(q, (image,))).answer for q in questions]

@@ -1,0 +1,83 @@
+"""``sceneqa ask IMAGE... "question"``: answer a question about images, citing the evidence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from multimodal.errors import EmptyInputError
+
+HELP = """\
+Answers a question about one or more images, optionally using attached records (--context FILE: .txt, .log,
+.md, .csv, .jsonl; --context-text) and a catalog (--index DIR: the nearest items and their records). The
+answer cites its evidence (image facts, record lines such as inspection.log:L12-L14, catalog items) and
+carries a confidence; below --threshold it says "cannot tell from this image and these records" and lists
+what it could establish. Text inside records and images is treated as data, never as instructions.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "ask",
+        help="answer a question about images, with records and a catalog, citing evidence",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="IMAGE... QUESTION", help="zero or more image files, then the question (quote it)"
+    )
+    p.add_argument(
+        "--context", action="append", type=Path, default=[], metavar="FILE", help="attach a text record (repeatable)"
+    )
+    p.add_argument("--context-text", help="attach pasted text")
+    p.add_argument("--index", type=Path, metavar="DIR", help="use a catalog's nearest items as evidence")
+    p.add_argument("--threshold", type=float, default=0.5, help="abstain below this confidence (default 0.5)")
+    p.add_argument("--budget-tokens", type=int, default=1500, help="context budget in tokens (default 1500)")
+    p.add_argument("--stream", action="store_true", help="print the answer as it comes, then the citations")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from multimodal.ask import AskRequest, ask
+    from multimodal.cli import announce
+    from multimodal.cli_catalog import services_for_index
+    from multimodal.services import build_services
+    from retrieval.catalog import Catalog
+
+    *images, question = args.inputs
+    if not question.strip():
+        raise EmptyInputError("the question is empty; pass it last, in quotes")
+    config = replace(config, abstain_below=args.threshold)
+    services = services_for_index(config, args.index) if args.index else build_services(config)
+    announce(services, args.quiet)
+    request = AskRequest(
+        question=question,
+        images=tuple(Path(p) for p in images),
+        image_names=tuple(images),
+        context_files=tuple(args.context),
+        context_text=args.context_text,
+        budget_tokens=args.budget_tokens,
+    )
+    if args.index:
+        enc = services.encoder
+        with Catalog.open(args.index, encoder=enc.spec, dim=enc.dim) as catalog:
+            result = ask(services, request, catalog)
+    else:
+        result = ask(services, request)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return 0
+    a = result.answer
+    print(a.text, flush=True)
+    if a.detail:
+        print(f"  ({a.detail})")
+    print(f"confidence {a.confidence:.2f}" + (" — abstained" if a.abstained else ""))
+    for c in a.citations:
+        print(f"  [{c.kind}] {c.locator}: {c.text[:160]}")
+    for notice in a.notices:
+        print(f"sceneqa: {notice}", file=sys.stderr)
+    return 0
