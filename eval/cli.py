@@ -45,6 +45,17 @@ def add_parsers(sub) -> None:
     vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
     vqa.set_defaults(handler=_run_vqa)
 
+    suite = ev_sub.add_parser(
+        "ask-suite",
+        help="ask on package photos and generated logs with known answers",
+        description="Questions about scikit-image's photos with known answers, and "
+        "questions about generated inspection logs whose answer is one known "
+        "line (which must be cited).",
+    )
+    suite.add_argument("--logs", type=int, default=20, help="generated logs, 3 questions each (default: 20)")
+    suite.add_argument("--json", action="store_true")
+    suite.set_defaults(handler=_run_ask_suite)
+
     bench = sub.add_parser("bench", help="speed benchmarks that print figures and same-run ratios")
     b_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     b_sub.required = True
@@ -85,6 +96,14 @@ def add_parsers(sub) -> None:
     )
     bask.add_argument("--lines", type=int, default=200, help="lines in the generated log (default: 200)")
     bask.add_argument("--rounds", type=int, default=4, help="rounds of the question mix (default: 4)")
+    bask.add_argument(
+        "--vlm-arch",
+        default="smolvlm-256m",
+        help="also time a VLM of this random-weight architecture (smolvlm-256m, tiny, or none; default: smolvlm-256m)",
+    )
+    bask.add_argument("--new-tokens", type=int, default=32, help="VLM part: tokens generated (default 32)")
+    bask.add_argument("--context-tokens", type=int, default=200, help="VLM part: context tokens (default 200)")
+    bask.add_argument("--repeats", type=int, default=2, help="VLM part: timed repeats, best kept (default 2)")
     bask.add_argument("--json", action="store_true")
     bask.set_defaults(handler=_run_bench_ask)
 
@@ -139,3 +158,9 @@ def _run_bench_ask(args: argparse.Namespace, config) -> int:
     from eval.bench_ask import run_bench_ask
 
     return run_bench_ask(args, config)
+
+
+def _run_ask_suite(args: argparse.Namespace, config) -> int:
+    from eval.ask_suite import run_ask_suite
+
+    return run_ask_suite(args, config)

@@ -3,7 +3,7 @@ with citations and a confidence, or "cannot tell" when the evidence does not sup
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,8 +62,8 @@ def catalog_neighbours(services: Services, catalog: Catalog, images, k: int) -> 
     return sorted(out, key=lambda e: -e.score)[:k]
 
 
-def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
-    """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
+def prepare(services: Services, req: AskRequest, catalog: Catalog | None = None):
+    """Validate the request, load images, gather evidence: ``(images, evidence, notices)``."""
     parse_question(req.question)  # validates before any model work
     if not req.images and not req.context_files and not req.context_text:
         raise EmptyInputError("nothing to look at: give an image, --context FILE or --context-text")
@@ -76,10 +76,39 @@ def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> 
     evidence += context
     if catalog is not None and images:
         evidence += catalog_neighbours(services, catalog, images, req.neighbours)
-    answer, derived = services.answerer().answer(req.question, images, evidence)
+    return images, evidence, notices
+
+
+def _result(services: Services, answer: Answer, evidence, derived, notices) -> AskResult:
     answer = check_citations(answer, evidence + derived)
-    answer = replace(answer, models=services.models(), tier=services.tier.tier, notices=tuple(notices))
+    answer = replace(
+        answer, models=services.models(), tier=services.tier.tier, notices=tuple(notices) + tuple(answer.notices)
+    )
     return AskResult(answer, tuple(evidence + derived))
+
+
+def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
+    """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
+    images, evidence, notices = prepare(services, req, catalog)
+    answer, derived = services.answerer().answer(req.question, images, evidence)
+    return _result(services, answer, evidence, derived, notices)
+
+
+def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = None) -> Iterator[str | AskResult]:
+    """Like :func:`ask`, yielding text pieces as a VLM generates them, then the :class:`AskResult`.
+    Answerers that do not generate token by token yield their whole answer once."""
+    images, evidence, notices = prepare(services, req, catalog)
+    answerer = services.answerer()
+    if not hasattr(answerer, "stream"):
+        answer, derived = answerer.answer(req.question, images, evidence)
+        yield answer.text
+        yield _result(services, answer, evidence, derived, notices)
+        return
+    for piece in answerer.stream(req.question, images, evidence):
+        if isinstance(piece, Answer):
+            yield _result(services, piece, evidence, [], notices)
+        else:
+            yield piece
 
 
 def ask_many(services: Services, questions: Sequence[str], image: ImageSource) -> list[Answer]:

@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
         "open_clip:ViT-B-32/laion2b_s34b_b79k, open_clip:local-dir:/models/clip, "
         "hf:openai/clip-vit-base-patch32",
     )
+    g.add_argument(
+        "--answerer",
+        metavar="SPEC",
+        help="who answers `ask`: lite (scene facts), "
+        "hf:REPO_OR_DIR (a vision-language model, e.g. hf:HuggingFaceTB/SmolVLM-256M-Instruct), tiny:hf; "
+        "default: the tier's",
+    )
+    g.add_argument(
+        "--max-image-side",
+        type=int,
+        default=1024,
+        help="VLM answerers: longest image edge in px before tiling (caps SmolVLM tiles; default 1024)",
+    )
+    g.add_argument("--max-new-tokens", type=int, default=96, help="VLM answerers: answer length cap (default 96)")
     g.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N (default: auto)")
     g.add_argument(
         "--precision",
@@ -105,6 +119,9 @@ def config_from_args(args: argparse.Namespace) -> ServiceConfig:
         offline=args.offline,
         cache_dir=args.cache_dir,
         image_limits=limits,
+        answerer=args.answerer,
+        max_image_side=args.max_image_side,
+        max_new_tokens=args.max_new_tokens,
     )
 
 

@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, config) -> int:
-    from multimodal.ask import AskRequest, ask
+    from multimodal.ask import AskRequest, ask, ask_stream
     from multimodal.cli import announce
     from multimodal.cli_catalog import services_for_index
     from multimodal.services import build_services
@@ -62,17 +62,35 @@ def run(args: argparse.Namespace, config) -> int:
         context_text=args.context_text,
         budget_tokens=args.budget_tokens,
     )
+    catalog = None
     if args.index:
         enc = services.encoder
-        with Catalog.open(args.index, encoder=enc.spec, dim=enc.dim) as catalog:
-            result = ask(services, request, catalog)
-    else:
-        result = ask(services, request)
+        catalog = Catalog.open(args.index, encoder=enc.spec, dim=enc.dim)
+    try:
+        if args.stream and not args.json:
+            result = None
+            for piece in ask_stream(services, request, catalog):
+                if isinstance(piece, str):
+                    print(piece, end="", flush=True)
+                else:
+                    result = piece
+            print()
+            print_citations(result)
+            return 0
+        result = ask(services, request, catalog)
+    finally:
+        if catalog is not None:
+            catalog.close()
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
         return 0
+    print(result.answer.text, flush=True)
+    print_citations(result)
+    return 0
+
+
+def print_citations(result) -> None:
     a = result.answer
-    print(a.text, flush=True)
     if a.detail:
         print(f"  ({a.detail})")
     print(f"confidence {a.confidence:.2f}" + (" — abstained" if a.abstained else ""))
@@ -80,4 +98,3 @@ def run(args: argparse.Namespace, config) -> int:
         print(f"  [{c.kind}] {c.locator}: {c.text[:160]}")
     for notice in a.notices:
         print(f"sceneqa: {notice}", file=sys.stderr)
-    return 0

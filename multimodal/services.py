@@ -27,6 +27,9 @@ class ServiceConfig:
     cache_dir: Path | None = None
     image_limits: ImageLimits = field(default_factory=lambda: DEFAULT_LIMITS)
     abstain_below: float = 0.5
+    answerer: str | None = None
+    max_image_side: int = 1024
+    max_new_tokens: int = 96
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -50,6 +53,15 @@ class Services:
     encoder: Encoder
     zeroshot: ZeroShotClassifier
     _parts: dict = field(default_factory=dict, repr=False)
+
+    def banner(self) -> str:
+        """One paragraph naming the tier, the models and why; shown by the CLI and the UI."""
+        info = self.encoder.info
+        weights = info.weights if info.pretrained else "RANDOM WEIGHTS (tiny test model, scores mean nothing)"
+        return (
+            f"tier {self.tier.tier} ({self.tier.reason}); encoder {info.spec}: {weights}; "
+            f"answerer {self.answerer_spec}; runtime {self.runtime.describe()}"
+        )
 
     def text_embedder(self):
         """Sentence embedder for context relevance: packaged MiniLM, or the hashing twin in the tiny tier."""
@@ -77,32 +89,41 @@ class Services:
         return self._parts["facts"]
 
     def answerer(self):
-        """The answerer of this tier. Until a VLM backend is configured every tier answers from scene facts."""
+        """The answerer named by ``--answerer``, else the tier's default (see ``tiers.DEFAULT_ANSWERERS``)."""
         if "answerer" not in self._parts:
-            from multimodal.answer_lite import LiteAnswerer
+            from multimodal.answerers import create_answerer
 
-            self._parts["answerer"] = LiteAnswerer(self.fact_tools(), threshold=self.config.abstain_below)
+            self._parts["answerer"] = create_answerer(self.answerer_spec, self)
         return self._parts["answerer"]
 
-    def models(self) -> dict[str, str]:
-        tools = self.fact_tools()
-        return {
-            "encoder": self.encoder.spec,
-            "answerer": self.answerer().name,
-            "ocr": tools.ocr.name,
-            "faces": tools.faces.name,
-            "tags": tools.tagger.name,
-            "text": self.text_embedder().name,
-        }
+    @property
+    def answerer_spec(self) -> str:
+        from multimodal.tiers import DEFAULT_ANSWERERS
 
-    def banner(self) -> str:
-        """One paragraph naming the tier, the models and why; shown by the CLI and the UI."""
-        info = self.encoder.info
-        weights = info.weights if info.pretrained else "RANDOM WEIGHTS (tiny test model, scores mean nothing)"
-        return (
-            f"tier {self.tier.tier} ({self.tier.reason}); encoder {info.spec}: {weights}; "
-            f"runtime {self.runtime.describe()}"
+        return self.config.answerer or DEFAULT_ANSWERERS[self.tier.tier]
+
+    def encoder_options(self) -> EncoderOptions:
+        return EncoderOptions(
+            batch_size=self.config.batch_size,
+            local_files_only=self.config.offline,
+            cache_dir=self.config.resolved_cache_dir,
         )
+
+    def vlm_options(self):
+        from multimodal.vlm.hf_vlm import VlmOptions
+
+        return VlmOptions(
+            threshold=self.config.abstain_below,
+            max_image_side=self.config.max_image_side,
+            max_new_tokens=self.config.max_new_tokens,
+        )
+
+    def models(self) -> dict[str, str]:
+        out = {"encoder": self.encoder.spec, "answerer": self.answerer().name, "text": self.text_embedder().name}
+        if self.answerer_spec == "lite":
+            tools = self.fact_tools()
+            out.update({"ocr": tools.ocr.name, "faces": tools.faces.name, "tags": tools.tagger.name})
+        return out
 
 
 def build_services(config: ServiceConfig, *, tier: TierChoice | None = None) -> Services:

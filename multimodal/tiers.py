@@ -23,6 +23,13 @@ DEFAULT_ENCODERS: dict[str, str] = {
     "tiny": "tiny:open_clip",
 }
 
+#: The answerer ``ask`` uses in each tier unless ``--answerer`` names another.
+DEFAULT_ANSWERERS: dict[str, str] = {
+    "full": "hf:HuggingFaceTB/SmolVLM-256M-Instruct",
+    "lite": "lite",
+    "tiny": "tiny:hf",
+}
+
 
 @dataclass(frozen=True)
 class TierChoice:

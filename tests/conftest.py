@@ -39,7 +39,26 @@ def options(cache_dir) -> EncoderOptions:
 def tiny_services(cache_dir):
     from multimodal.services import ServiceConfig, build_services
 
-    return build_services(ServiceConfig(tier="tiny", device="cpu", precision="fp32", cache_dir=cache_dir, offline=True))
+    # the scene-facts answerer: answers these tests can check; the tiny VLM has its own fixture
+    return build_services(
+        ServiceConfig(tier="tiny", device="cpu", precision="fp32", cache_dir=cache_dir, offline=True, answerer="lite")
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_services(cache_dir):
+    from multimodal.services import ServiceConfig, build_services
+
+    config = ServiceConfig(
+        tier="tiny",
+        device="cpu",
+        precision="fp32",
+        cache_dir=cache_dir,
+        offline=True,
+        max_image_side=256,
+        max_new_tokens=12,
+    )
+    return build_services(config)
 
 
 @pytest.fixture(scope="session")

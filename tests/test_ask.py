@@ -126,6 +126,8 @@ def test_ask_cli_json_with_index(capsys, cache_dir, scene, tmp_path):
     code = main(
         [
             *tiny_argv(cache_dir),
+            "--answerer",
+            "lite",
             "ask",
             str(path),
             "what color is the circle?",

@@ -82,6 +82,46 @@ def test_bench_ingest_and_embed_run(capsys, cache_dir):
 
 
 def test_bench_ask_runs(capsys, cache_dir):
-    code = main([*tiny_argv(cache_dir), "bench", "ask", "--lines", "30", "--rounds", "2", "--json"])
+    code = main(
+        [
+            *tiny_argv(cache_dir),
+            "--answerer",
+            "lite",
+            "bench",
+            "ask",
+            "--lines",
+            "30",
+            "--rounds",
+            "2",
+            "--vlm-arch",
+            "tiny",
+            "--new-tokens",
+            "4",
+            "--repeats",
+            "1",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and report["p50_ms"] > 0 and set(report["by_kind"]) >= {"records", "presence"}
+    assert [r["pipeline"].split(",")[0] for r in report["vlm"]] == [
+        "sceneqa (fp32",
+        "plain generate fp32",
+        "plain generate fp32",
+    ]
+
+
+def test_eval_ask_suite_runs(capsys, cache_dir):
+    code = main([*tiny_argv(cache_dir), "--answerer", "lite", "eval", "ask-suite", "--logs", "2", "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and len(report["logs"]) == 6 and len(report["photos"]) == 12
+    assert report["line_accuracy"] >= 0.5  # keyword + hashing relevance finds most log lines even in tiny
+
+
+def test_generated_logs_hold_their_answers():
+    from eval.ask_suite import make_log
+
+    text, questions = make_log(3)
+    lines = text.splitlines()
+    for _, line, phrase in questions:
+        assert phrase in lines[line - 1]

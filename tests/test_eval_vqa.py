@@ -42,7 +42,19 @@ def test_eval_vqa_end_to_end(tmp_path, cache_dir, capsys):
     ]
     (tmp_path / "v.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "report"
-    code = main([*tiny_argv(cache_dir), "eval", "vqa", "--data", str(tmp_path / "v.jsonl"), "--out", str(out)])
+    code = main(
+        [
+            *tiny_argv(cache_dir),
+            "--answerer",
+            "lite",
+            "eval",
+            "vqa",
+            "--data",
+            str(tmp_path / "v.jsonl"),
+            "--out",
+            str(out),
+        ]
+    )
     report = json.loads((out / "report.json").read_text())
     assert code == 0 and report["n"] == 3 and report["accuracy"] == 1.0
     assert (out / "latency.png").stat().st_size > 0 and "vqa" in capsys.readouterr().out

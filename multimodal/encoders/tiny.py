@@ -44,19 +44,19 @@ def load_tiny(rest: str, runtime: Runtime, options: EncoderOptions):
     if family == "open_clip":
         from multimodal.encoders.open_clip_backend import load_open_clip
 
-        folder = _ensure(tiny_folder(options, rest), lambda d: _write_open_clip(d, arch, options.seed))
+        folder = ensure_folder(tiny_folder(options, rest), lambda d: _write_open_clip(d, arch, options.seed))
         return load_open_clip(f"local-dir:{folder}", runtime, options, spec=spec, pretrained_weights=False)
     if family == "hf":
         if arch:
             raise SpecError(f"{spec}: tiny:hf takes no architecture; use tiny:hf")
         from multimodal.encoders.hf_backend import load_hf
 
-        folder = _ensure(tiny_folder(options, rest), lambda d: _write_hf_clip(d, options.seed))
+        folder = ensure_folder(tiny_folder(options, rest), lambda d: _write_hf_clip(d, options.seed))
         return load_hf(str(folder), runtime, options, spec=spec, pretrained_weights=False)
     raise UnknownNameError(f"unknown tiny encoder {spec!r}. Available: tiny:open_clip, tiny:open_clip/ARCH, tiny:hf")
 
 
-def _ensure(folder: Path, write) -> Path:
+def ensure_folder(folder: Path, write) -> Path:
     """Return ``folder``, writing it atomically (temp dir + rename) if it is not complete yet."""
     root = folder.parent
     key = folder.name
@@ -103,7 +103,7 @@ def _write_hf_clip(folder: Path, seed: int) -> None:
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
-    _write_clip_bpe(folder)
+    write_clip_bpe(folder)
     tokenizer = CLIPTokenizer.from_pretrained(str(folder))  # reads vocab.json + merges.txt (transformers 4 and 5)
     config = CLIPConfig(
         text_config={
@@ -138,7 +138,7 @@ def _write_hf_clip(folder: Path, seed: int) -> None:
     processor.save_pretrained(folder)
 
 
-def _write_clip_bpe(folder: Path) -> None:
+def write_clip_bpe(folder: Path) -> None:
     """Write CLIP's BPE vocabulary (vocab.json, merges.txt) from the copy that ships inside open_clip.
 
     It is the same 49,408-token vocabulary OpenAI's CLIP tokenizer uses, so the tiny HF model tokenises
