@@ -28,6 +28,7 @@ class AskRequest:
     context_text: str | None = None
     neighbours: int = 3
     budget_tokens: int = 1500
+    preloaded_chunks: tuple = ()  # context already read (e.g. uploaded bytes), as context_files.Chunk
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class AskResult:
 
 
 def gather_context(question: str, req: AskRequest, services: Services) -> tuple[list[Evidence], list[str]]:
-    chunks = []
+    chunks = list(req.preloaded_chunks)
     for path in req.context_files:
         chunks.extend(load_context_file(path))
     if req.context_text and req.context_text.strip():
@@ -65,7 +66,7 @@ def catalog_neighbours(services: Services, catalog: Catalog, images, k: int) -> 
 def prepare(services: Services, req: AskRequest, catalog: Catalog | None = None):
     """Validate the request, load images, gather evidence: ``(images, evidence, notices)``."""
     parse_question(req.question)  # validates before any model work
-    if not req.images and not req.context_files and not req.context_text:
+    if not req.images and not req.context_files and not req.context_text and not req.preloaded_chunks:
         raise EmptyInputError("nothing to look at: give an image, --context FILE or --context-text")
     if len(req.images) > MAX_IMAGES:
         raise EmptyInputError(f"{len(req.images)} images given; at most {MAX_IMAGES} per question")

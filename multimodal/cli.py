@@ -23,6 +23,7 @@ from multimodal.tiers import TIERS
 EPILOG = """\
 tiers: auto uses full hub models when cached or downloadable, else the offline lite tier (announced).
 examples:
+  sceneqa serve                      # web UI + HTTP API on http://127.0.0.1:7860
   sceneqa demo
   sceneqa ask valve.jpg "is the seal intact?" --context inspection.log
   sceneqa classify photo.jpg --labels "cat, dog, a cup of coffee"
@@ -93,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from multimodal import cli_ask, cli_classify, cli_demo, cli_index, cli_models, cli_search
+    from multimodal import cli_ask, cli_classify, cli_demo, cli_index, cli_models, cli_search, cli_serve
 
+    cli_serve.add_parser(sub)
     cli_demo.add_parser(sub)
     cli_ask.add_parser(sub)
     cli_classify.add_parser(sub)

@@ -32,21 +32,22 @@ def words(text: str) -> list[str]:
 
 
 def bm25_scores(query: str, docs: Sequence[str], k1: float = 1.5, b: float = 0.75) -> np.ndarray:
-    """Okapi BM25 of ``query`` against each doc (pure; idf with +1 smoothing)."""
+    """Okapi BM25 of ``query`` against each doc (pure; idf with +1 smoothing). Query words holding digits
+    (``7``, ``SKU-12``, ``2026``) count double: in records they name the thing asked about."""
     toks = [words(d) for d in docs]
+    q_weights = {w: (2.0 if any(ch.isdigit() for ch in w) else 1.0) for w in words(query)}
     n = len(toks)
     if n == 0:
         return np.zeros(0)
     avg = sum(len(t) for t in toks) / n or 1.0
     df = Counter(w for t in toks for w in set(t))
-    q = words(query)
     out = np.zeros(n)
     for i, t in enumerate(toks):
         tf = Counter(t)
-        for w in q:
+        for w, weight in q_weights.items():
             if tf[w]:
                 idf = math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5))
-                out[i] += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(t) / avg))
+                out[i] += weight * idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(t) / avg))
     return out
 
 

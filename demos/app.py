@@ -1,0 +1,341 @@
+"""The Gradio app: ``build_demo(services, catalog, gate)`` -> ``gr.Blocks`` with Ask, Search, Classify and
+Catalog tabs and a banner naming the tier and models. Handlers call the same use cases as the CLI, turn our
+errors into ``gr.Error``, hold the shared model gate, and keep per-session data in ``gr.State``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from demos.catalog_handle import CatalogHandle
+from demos.render import answer_markdown, evidence_html, item_caption
+from multimodal.errors import SceneQAError
+
+CONTEXT_TYPES = [".txt", ".log", ".csv", ".jsonl", ".md"]
+EXAMPLE_LOG = """2026-03-01 08:02 shift start, operator A. Koch
+2026-03-01 08:10 pump 1 pressure 4.1 bar, nominal
+2026-03-01 09:30 valve 3 inspected: seal intact, no leak found
+2026-03-01 09:32 valve 3 torque checked, 45 Nm
+2026-03-01 10:05 valve 7 inspected: seal cracked, replacement ordered
+2026-03-01 11:00 cat seen near pump 2 again; maintenance informed
+"""
+
+
+def _thumb(path: str, side: int = 256):
+    from multimodal.images import load_image
+
+    img = load_image(path, draft_size=side)
+    img.thumbnail((side, side))
+    return img
+
+
+def write_examples(folder: Path) -> list[list]:
+    """Example inputs for the Ask tab: package photos and a small inspection log."""
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "inspection.log"
+    log.write_text(EXAMPLE_LOG)
+    photos = {}
+    for name in ("chelsea", "coffee", "astronaut", "page"):
+        photos[name] = folder / f"{name}.jpg"
+        if not photos[name].exists():
+            Image.fromarray(getattr(data, name)()).convert("RGB").save(photos[name], quality=90)
+    return [
+        [[str(photos["chelsea"])], "is there a cat?", [str(log)], "", False],
+        [[str(photos["coffee"])], "what is this?", [], "", True],
+        [[str(photos["astronaut"])], "how many people are there?", [], "", False],
+        [[str(photos["page"])], "what does the text say?", [], "", False],
+        [[], "what was found when valve 7 was inspected?", [str(log)], "", False],
+    ]
+
+
+def build_demo(
+    services, catalog: CatalogHandle, gate: threading.BoundedSemaphore, examples_dir: Path | None = None
+) -> gr.Blocks:
+    from multimodal.ask import AskRequest, ask_stream
+    from multimodal.classify import classify_sources
+    from multimodal.context_files import load_context_file
+    from multimodal.search import SearchRequest, search_catalog
+    from multimodal.zeroshot import ZeroShotOptions
+
+    def guarded(fn):
+        def run(*args, **kwargs):
+            try:
+                with gate:
+                    return fn(*args, **kwargs)
+            except SceneQAError as exc:
+                raise gr.Error(str(exc)) from None
+
+        return run
+
+    # ---- Ask ---------------------------------------------------------------------------------------------
+
+    def do_ask(images, question, context_files, pasted, use_catalog):
+        images = [p if isinstance(p, str) else p.name for p in (images or [])]
+        files = [p if isinstance(p, str) else p.name for p in (context_files or [])]
+        try:
+            chunks = [c for f in files for c in load_context_file(Path(f))]
+            sources = {Path(f).name: Path(f).read_text(encoding="utf-8", errors="replace") for f in files}
+            if pasted:
+                sources["pasted"] = pasted
+            req = AskRequest(
+                question=question or "",
+                images=tuple(Path(p) for p in images),
+                image_names=tuple(Path(p).name for p in images),
+                context_text=pasted or None,
+                preloaded_chunks=tuple(chunks),
+            )
+            text = ""
+            with gate:
+                reader = catalog.reader() if use_catalog and catalog.exists() else None
+                for piece in ask_stream(services, req, reader):
+                    if isinstance(piece, str):
+                        text += piece
+                        yield text, "", [], ""
+                    else:
+                        a = piece.answer
+                        items = [
+                            (_thumb(str(catalog.image_path(c.locator.split(":", 1)[1]))), c.text[:80])
+                            for c in a.citations
+                            if c.kind == "item"
+                        ]
+                        ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
+                        yield answer_markdown(a), evidence_html(a, sources), items, ocr
+        except SceneQAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    # ---- Search ------------------------------------------------------------------------------------------
+
+    def run_search(text, image, weight, negative, filters_text, k, hybrid, like=None):
+        filters = tuple(f.strip() for f in (filters_text or "").splitlines() if f.strip())
+        req = SearchRequest(
+            text=text or None,
+            image=image or None,
+            image_name=Path(image).name if image else None,
+            like=like,
+            weight=weight,
+            negative=negative or None,
+            filters=filters,
+            k=int(k),
+            hybrid=bool(hybrid) and bool(text),
+        )
+        response = search_catalog(services, catalog.reader(), req)
+        hits = response["results"]
+        gallery = [(_thumb(h["image"]), item_caption(h)) for h in hits]
+        records = [{k: v for k, v in h.items() if k != "image"} for h in hits]  # no server paths to clients
+        return gallery, [h["id"] for h in hits], records
+
+    def do_search(text, image, weight, negative, filters_text, k, hybrid):
+        return guarded(run_search)(text, image, weight, negative, filters_text, k, hybrid)
+
+    def more_like(ids, k, evt: gr.SelectData):
+        if not ids:
+            raise gr.Error("run a search first")
+        return guarded(run_search)(None, None, 0.5, None, "", k, False, like=ids[evt.index])
+
+    # ---- Classify ----------------------------------------------------------------------------------------
+
+    def do_classify(image, labels, multi):
+        import pandas as pd
+
+        if not image:
+            raise gr.Error("upload an image first")
+        res = guarded(classify_sources)(
+            services, [image], labels or "", ZeroShotOptions(multi_label=bool(multi), top_k=20)
+        )[0]
+        if res.error:
+            raise gr.Error(res.error)
+        r = res.result
+        df = pd.DataFrame({"label": [s.label for s in r.labels], "score": [s.score for s in r.labels]})
+        verdict = (
+            "**none of these** (no label is supported by the image)"
+            if r.abstained
+            else "supported: **" + ", ".join(r.supported) + "**"
+        )
+        return gr.BarPlot(value=df, x="label", y="score", title="label scores", sort="-y", y_lim=[0, 1]), verdict
+
+    # ---- Catalog -----------------------------------------------------------------------------------------
+
+    def catalog_info():
+        if not catalog.exists():
+            return "The catalog is empty."
+        info = guarded(lambda: catalog.reader().info())()
+        schema = ", ".join(f"{k} ({v})" for k, v in info["schema"].items()) or "none"
+        return (
+            f"**{info['count']} items**, index type `{info['index_type']}`, encoder `{info['encoder']}`, "
+            f"{info['size_on_disk_bytes'] / 2**20:.1f} MB on disk.\n\nmetadata columns: {schema}"
+        )
+
+    def add_files(files, meta_json, progress=gr.Progress()):
+        import json
+
+        files = [p if isinstance(p, str) else p.name for p in (files or [])]
+        if not files:
+            raise gr.Error("choose image files to add")
+        try:
+            meta = json.loads(meta_json) if meta_json and meta_json.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise gr.Error(f"metadata is not JSON: {exc.msg}") from None
+        done = [0]
+
+        def tick(n):
+            done[0] += n
+            progress((done[0], len(files)), desc="indexing", unit="images")
+
+        uploads = [(Path(f).name, Path(f).read_bytes()) for f in files]
+        summary = guarded(catalog.add_uploads)(uploads, meta, tick)
+        failed = "".join(f"\n- {w}: {r}" for w, r in summary.failed)
+        return (
+            f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+            f"duplicates {len(summary.duplicates)}, failed {len(summary.failed)}{failed}"
+        ), catalog_info()
+
+    def remove_ids(text):
+        ids = [t.strip() for t in (text or "").replace(",", "\n").splitlines() if t.strip()]
+        if not ids:
+            raise gr.Error("enter item ids to remove")
+        removed = guarded(catalog.remove)(ids)
+        missing = [i for i in ids if i not in removed]
+        return (f"removed {len(removed)}" + (f"; not found: {', '.join(missing)}" if missing else "")), catalog_info()
+
+    # ---- layout ------------------------------------------------------------------------------------------
+
+    with gr.Blocks(title="sceneqa") as demo:
+        gr.Markdown(banner_markdown(services), elem_id="banner")
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column():
+                    a_images = gr.File(
+                        label="images",
+                        file_count="multiple",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="ask-images",
+                    )
+                    a_question = gr.Textbox(
+                        label="question", placeholder="is the seal on this valve intact?", elem_id="ask-question"
+                    )
+                    a_context = gr.File(
+                        label="records (.txt .log .csv .jsonl .md)",
+                        file_count="multiple",
+                        file_types=CONTEXT_TYPES,
+                        type="filepath",
+                    )
+                    a_pasted = gr.Textbox(label="or paste text", lines=3)
+                    a_catalog = gr.Checkbox(label="use the catalog", value=False)
+                    a_go = gr.Button("Ask", variant="primary", elem_id="ask-button")
+                with gr.Column():
+                    a_answer = gr.Markdown(elem_id="answer")
+                    a_evidence = gr.HTML(label="evidence", elem_id="evidence")
+                    a_items = gr.Gallery(label="cited catalog items", columns=3, height=220)
+                    a_ocr = gr.Textbox(label="text read in the image", lines=2)
+            if examples_dir is not None:
+                gr.Examples(write_examples(examples_dir), [a_images, a_question, a_context, a_pasted, a_catalog])
+            a_go.click(
+                do_ask,
+                [a_images, a_question, a_context, a_pasted, a_catalog],
+                [a_answer, a_evidence, a_items, a_ocr],
+                api_name="ask",
+            )
+        with gr.Tab("Search"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    s_text = gr.Textbox(label="text", elem_id="search-text")
+                    s_image = gr.Image(label="image", type="filepath")
+                    s_weight = gr.Slider(0, 1, 0.5, step=0.05, label="image weight (text + image)")
+                    s_negative = gr.Textbox(label="not like (negative)")
+                    s_filters = gr.Textbox(
+                        label="filters, one per line (e.g. colour=red, year>=2022, kind in (mug, tag))",
+                        lines=2,
+                        value="",
+                    )
+                    with gr.Row():
+                        s_k = gr.Slider(1, 50, 12, step=1, label="results")
+                        s_hybrid = gr.Checkbox(label="hybrid (keywords + vectors)")
+                    s_go = gr.Button("Search", variant="primary", elem_id="search-button")
+                    gr.Markdown(_schema_hint(catalog))
+                with gr.Column(scale=2):
+                    s_gallery = gr.Gallery(
+                        label="results (click one: more like this)", columns=4, height=520, elem_id="results"
+                    )
+                    s_json = gr.JSON(label="records")
+            s_ids = gr.State([])
+            s_go.click(
+                do_search,
+                [s_text, s_image, s_weight, s_negative, s_filters, s_k, s_hybrid],
+                [s_gallery, s_ids, s_json],
+                api_name="search",
+            )
+            s_gallery.select(more_like, [s_ids, s_k], [s_gallery, s_ids, s_json])
+        with gr.Tab("Classify"):
+            with gr.Row():
+                with gr.Column():
+                    c_image = gr.Image(label="image", type="filepath", elem_id="classify-image")
+                    c_labels = gr.Textbox(
+                        label="labels (comma-separated or one per line)",
+                        value="cat, dog, cup of coffee, rocket, person, car",
+                        lines=3,
+                        elem_id="classify-labels",
+                    )
+                    c_multi = gr.Checkbox(label="multi-label")
+                    c_go = gr.Button("Classify", variant="primary", elem_id="classify-button")
+                with gr.Column():
+                    c_plot = gr.BarPlot(label="scores", elem_id="scores")
+                    c_verdict = gr.Markdown(elem_id="verdict")
+            c_go.click(do_classify, [c_image, c_labels, c_multi], [c_plot, c_verdict], api_name="classify")
+        with gr.Tab("Catalog"):
+            k_info = gr.Markdown(catalog_info(), elem_id="catalog-info")
+            with gr.Row():
+                with gr.Column():
+                    k_files = gr.File(label="add images", file_count="multiple", file_types=["image"], type="filepath")
+                    k_meta = gr.Textbox(label='metadata for these images (JSON, e.g. {"kind": "valve"})', lines=2)
+                    k_add = gr.Button("Add to catalog", variant="primary")
+                with gr.Column():
+                    k_ids = gr.Textbox(label="remove items (ids, one per line)", lines=3)
+                    k_remove = gr.Button("Remove")
+                    k_refresh = gr.Button("Refresh")
+            k_status = gr.Markdown()
+            k_add.click(add_files, [k_files, k_meta], [k_status, k_info], api_name="add_items")
+            k_remove.click(remove_ids, [k_ids], [k_status, k_info], api_name="remove_items")
+            k_refresh.click(catalog_info, None, k_info)
+    return demo
+
+
+def banner_markdown(services) -> str:
+    """The banner: tier and why, the models in use, and how to get the full models."""
+    info = services.encoder.info
+    weights = info.weights if info.pretrained else "RANDOM WEIGHTS (tiny test model: scores mean nothing)"
+    lines = [
+        "# sceneqa",
+        f"**tier `{services.tier.tier}`**: {services.tier.reason}  ",
+        f"encoder `{info.spec}`: {weights}  ",
+        f"answerer `{services.answerer_spec}`  ",
+        f"runtime {services.runtime.describe()}",
+    ]
+    if services.tier.tier != "full":
+        lines.append(
+            "\n_Full models (CLIP + SmolVLM): run `sceneqa --tier full serve` once on a machine with "
+            "internet, or pass `--encoder open_clip:local-dir:DIR --answerer hf:DIR`._"
+        )
+    return "\n".join(lines)
+
+
+def _schema_hint(catalog: CatalogHandle) -> str:
+    if not catalog.exists():
+        return ""
+    try:
+        cat = catalog.reader()
+    except SceneQAError:
+        return ""
+    parts = []
+    for name, typ in cat.store.schema().items():
+        if typ == "text":
+            values = [str(v) for v in cat.store.distinct_values(name, 8)]
+            parts.append(f"`{name}`: {', '.join(values)}")
+        else:
+            parts.append(f"`{name}` ({typ})")
+    return "filterable columns: " + "; ".join(parts) if parts else ""

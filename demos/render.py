@@ -1,0 +1,54 @@
+"""Pure rendering of results for the UI: evidence panels (cited lines highlighted in their file), captions."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from multimodal.answers import Answer
+
+_LINES = re.compile(r":L(\d+)(?:-L(\d+))?$")
+
+
+def answer_markdown(answer: Answer) -> str:
+    if answer.abstained:
+        head = f"**{html.escape(answer.text)}**"
+    else:
+        head = f"### {html.escape(answer.text)}"
+    conf = f"confidence **{answer.confidence:.2f}**" + (" — abstained" if answer.abstained else "")
+    detail = f"\n\n_{html.escape(answer.detail)}_" if answer.detail else ""
+    notices = "".join(f"\n\n> {html.escape(n)}" for n in answer.notices)
+    return f"{head}\n\n{conf}{detail}{notices}"
+
+
+def evidence_html(answer: Answer, sources: dict[str, str], window: int = 2) -> str:
+    """Cited evidence: context citations shown as their file's lines with the cited ones highlighted."""
+    parts = []
+    for c in answer.citations:
+        if c.kind == "context":
+            name, _, _ = c.locator.rpartition(":")
+            m = _LINES.search(c.locator)
+            text = sources.get(name)
+            if m and text is not None:
+                lo = int(m.group(1))
+                hi = int(m.group(2) or lo)
+                parts.append(_file_excerpt(name, text.splitlines(), lo, hi, window))
+                continue
+        parts.append(
+            f"<div class='ev'><b>[{html.escape(c.kind)}] {html.escape(c.locator)}</b> "
+            f"<span>{html.escape(c.text[:400])}</span> <i>({c.score:.2f})</i></div>"
+        )
+    return "<div class='evidence'>" + "".join(parts) + "</div>" if parts else "<i>no citations</i>"
+
+
+def _file_excerpt(name: str, lines: list[str], lo: int, hi: int, window: int) -> str:
+    rows = []
+    for n in range(max(1, lo - window), min(len(lines), hi + window) + 1):
+        style = " style='background:#fff3b0;font-weight:600'" if lo <= n <= hi else ""
+        rows.append(f"<div{style}><code>{n:>4}</code> {html.escape(lines[n - 1])}</div>")
+    return f"<div class='ev'><b>{html.escape(name)}</b>{''.join(rows)}</div>"
+
+
+def item_caption(hit: dict) -> str:
+    meta = ", ".join(f"{k}={v}" for k, v in list(hit.get("metadata", {}).items())[:4])
+    return f"{hit['id']} · {hit['score']:.3f}" + (f" · {meta}" if meta else "")
