@@ -129,8 +129,12 @@ def build_demo(
         records = [{k: v for k, v in h.items() if k != "image"} for h in hits]  # no server paths to clients
         return gallery, [h["id"] for h in hits], records
 
-    def do_search(text, image, weight, negative, filters_text, k, hybrid):
-        return guarded(run_search)(text, image, weight, negative, filters_text, k, hybrid)
+    widgets = filter_widget_specs(catalog)
+
+    def do_search(text, image, weight, negative, filters_text, k, hybrid, *widget_values):
+        extra = widget_filters(widgets, widget_values)
+        combined = "\n".join([filters_text or "", *extra])
+        return guarded(run_search)(text, image, weight, negative, combined, k, hybrid)
 
     def more_like(ids, k, evt: gr.SelectData):
         if not ids:
@@ -170,12 +174,23 @@ def build_demo(
             f"{info['size_on_disk_bytes'] / 2**20:.1f} MB on disk.\n\nmetadata columns: {schema}"
         )
 
-    def add_files(files, meta_json, progress=gr.Progress()):
+    def add_files(files, meta_json, catalog_file=None, progress=gr.Progress()):
         import json
 
         files = [p if isinstance(p, str) else p.name for p in (files or [])]
         if not files:
             raise gr.Error("choose image files to add")
+        if catalog_file:
+            path = Path(catalog_file if isinstance(catalog_file, str) else catalog_file.name)
+            uploads = [(Path(f).name, Path(f).read_bytes()) for f in files]
+            summary = guarded(catalog.add_catalog_file)(
+                path.name, path.read_bytes(), uploads, lambda n: progress(None, desc="indexing")
+            )
+            failed = "".join(f"\n- {w}: {r}" for w, r in summary.failed)
+            return (
+                f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+                f"duplicates {len(summary.duplicates)}, failed {len(summary.failed)}{failed}"
+            ), catalog_info()
         try:
             meta = json.loads(meta_json) if meta_json and meta_json.strip() else {}
         except json.JSONDecodeError as exc:
@@ -256,6 +271,7 @@ def build_demo(
                     with gr.Row():
                         s_k = gr.Slider(1, 50, 12, step=1, label="results")
                         s_hybrid = gr.Checkbox(label="hybrid (keywords + vectors)")
+                    s_widgets = build_filter_widgets(widgets)
                     s_go = gr.Button("Search", variant="primary", elem_id="search-button")
                     gr.Markdown(_schema_hint(catalog))
                 with gr.Column(scale=2):
@@ -266,7 +282,7 @@ def build_demo(
             s_ids = gr.State([])
             s_go.click(
                 do_search,
-                [s_text, s_image, s_weight, s_negative, s_filters, s_k, s_hybrid],
+                [s_text, s_image, s_weight, s_negative, s_filters, s_k, s_hybrid, *s_widgets],
                 [s_gallery, s_ids, s_json],
                 api_name="search",
             )
@@ -293,13 +309,18 @@ def build_demo(
                 with gr.Column():
                     k_files = gr.File(label="add images", file_count="multiple", file_types=["image"], type="filepath")
                     k_meta = gr.Textbox(label='metadata for these images (JSON, e.g. {"kind": "valve"})', lines=2)
+                    k_catalog = gr.File(
+                        label="or a catalog file (.csv .jsonl .parquet) whose image column names the uploaded files",
+                        file_types=[".csv", ".jsonl", ".ndjson", ".parquet"],
+                        type="filepath",
+                    )
                     k_add = gr.Button("Add to catalog", variant="primary")
                 with gr.Column():
                     k_ids = gr.Textbox(label="remove items (ids, one per line)", lines=3)
                     k_remove = gr.Button("Remove")
                     k_refresh = gr.Button("Refresh")
             k_status = gr.Markdown()
-            k_add.click(add_files, [k_files, k_meta], [k_status, k_info], api_name="add_items")
+            k_add.click(add_files, [k_files, k_meta, k_catalog], [k_status, k_info], api_name="add_items")
             k_remove.click(remove_ids, [k_ids], [k_status, k_info], api_name="remove_items")
             k_refresh.click(catalog_info, None, k_info)
     return demo
@@ -322,6 +343,57 @@ def banner_markdown(services) -> str:
             "internet, or pass `--encoder open_clip:local-dir:DIR --answerer hf:DIR`._"
         )
     return "\n".join(lines)
+
+
+def filter_widget_specs(catalog: CatalogHandle, max_choices: int = 30) -> list[tuple[str, str, list]]:
+    """(column, kind, choices) for the Search tab: a multi-select per category column with at most
+    ``max_choices`` values, a min/max pair per number column."""
+    if not catalog.exists():
+        return []
+    try:
+        store = catalog.reader().store
+    except SceneQAError:
+        return []
+    specs = []
+    for name, typ in store.schema().items():
+        if typ == "text":
+            values = [str(v) for v in store.distinct_values(name, max_choices + 1)]
+            if 1 < len(values) <= max_choices and not any(c in v for v in values for c in ",()"):
+                specs.append((name, "choice", sorted(values)))
+        elif typ in ("integer", "real"):
+            specs.append((name, "range", []))
+    return specs
+
+
+def build_filter_widgets(specs) -> list:
+    """Create the filter components (inside the current layout); one per choice column, two per range."""
+    comps = []
+    for name, kind, choices in specs:
+        if kind == "choice":
+            comps.append(gr.Dropdown(choices=choices, multiselect=True, label=name, value=[]))
+        else:
+            with gr.Row():  # text boxes: empty means "no bound" (a Number component cannot be empty)
+                comps.append(gr.Textbox(label=f"{name} from", value="", max_lines=1))
+                comps.append(gr.Textbox(label=f"{name} to", value="", max_lines=1))
+    return comps
+
+
+def widget_filters(specs, values) -> list[str]:
+    """Filter expressions from the widget values (pure)."""
+    out, i = [], 0
+    for name, kind, _ in specs:
+        if kind == "choice":
+            chosen = values[i] if i < len(values) else None
+            i += 1
+            if chosen:
+                out.append(f"{name} in ({', '.join(chosen)})")
+        else:
+            bounds = [values[j] if j < len(values) else None for j in (i, i + 1)]
+            i += 2
+            for bound, op in zip(bounds, (">=", "<=")):
+                if bound is not None and str(bound).strip():
+                    out.append(f"{name}{op}{str(bound).strip()}")
+    return out
 
 
 def _schema_hint(catalog: CatalogHandle) -> str:

@@ -85,6 +85,43 @@ class CatalogHandle:
         summary.failed[:0] = failed
         return summary
 
+    def add_catalog_file(
+        self, catalog_name: str, catalog_bytes: bytes, uploads: list[tuple[str, bytes]], progress=None
+    ) -> IngestSummary:
+        """Ingest an uploaded CSV/JSONL/Parquet catalog whose image column names uploaded files. Rows naming any
+        other path (absolute, ``..``, a URL, a file not uploaded) are refused: the server reads only uploads."""
+        from multimodal.catalog_sources import SourceProblem, is_url, read_source
+
+        limits = self.services.config.image_limits
+        staging = self.folder / UPLOADS / ("batch-" + hashlib.sha256(catalog_bytes).hexdigest()[:16])
+        staging.mkdir(parents=True, exist_ok=True)
+        failed: list[tuple[str, str]] = []
+        for name, data in uploads:
+            try:
+                load_image(data, limits=limits, name=name)
+            except Exception as exc:  # our InvalidImageError family; reported per file
+                failed.append((name, str(exc)))
+                continue
+            (staging / Path(name).name).write_bytes(data)
+        cat_path = staging / Path(catalog_name).name
+        cat_path.write_bytes(catalog_bytes)
+        rows = []
+        root = staging.resolve()
+        for item in read_source(cat_path):
+            if isinstance(item, SourceProblem):
+                failed.append((item.where, item.reason))
+            elif is_url(item.image):
+                failed.append((item.where, f"{item.image}: the server does not fetch URLs; upload the image"))
+            elif Path(item.image).resolve().parent != root or not Path(item.image).is_file():
+                failed.append((item.where, f"image {Path(item.image).name!r} is not among the uploaded files"))
+            else:
+                rows.append(item)
+        enc = self.services.encoder
+        with self._lock, Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim, writable=True, create=True) as cat:
+            summary = ingest(cat, enc, rows, IngestOptions(limits=limits), progress=progress)
+        summary.failed[:0] = failed
+        return summary
+
     def remove(self, ids: list[str]) -> dict[str, int]:
         with self._lock, Catalog.open(self.folder, encoder=None, dim=None, writable=True) as cat:
             removed = cat.remove(ids)
