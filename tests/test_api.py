@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -121,3 +122,21 @@ def test_api_token(tiny_services, tmp_path):
         assert r.status_code == 401 and "Authorization: Bearer" in r.json()["error"]
         assert c.get("/v1/index", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/v1/index", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_request_time_limit(tiny_services, tmp_path):
+    app = create_app(tiny_services, WebConfig(index=tmp_path / "idx", request_timeout_s=0.001))
+    with TestClient(app) as c:
+        body = {"image": base64.b64encode(png()).decode(), "labels": [f"label {i}" for i in range(300)]}
+        r = c.post("/v1/classify", json=body)
+        time.sleep(2.0)  # let the abandoned model call finish before the app shuts down
+    assert r.status_code == 504 and "longer than" in r.json()["error"]
+
+
+def test_no_cross_origin_access(client):
+    """Served on loopback (the default), neither the API nor the UI answers other origins' browsers."""
+    evil = {"Origin": "http://evil.example", "Host": "127.0.0.1:7860"}
+    assert "access-control-allow-origin" not in client.get("/v1/index", headers=evil).headers
+    assert client.get("/config", headers=evil).headers.get("access-control-allow-origin") != "http://evil.example"
+    local = {"Origin": "http://127.0.0.1:7860", "Host": "127.0.0.1:7860"}
+    assert client.get("/config", headers=local).status_code == 200
