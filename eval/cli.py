@@ -28,6 +28,21 @@ def add_parsers(sub) -> None:
     zs.add_argument("--out", type=Path, default=Path("reports/zeroshot"), help="output folder for the report")
     zs.set_defaults(handler=_run_zeroshot)
 
+    ret = ev_sub.add_parser(
+        "retrieval",
+        help="text-to-image and image-to-image recall@k and mAP",
+        description="Captions JSONL ({path, captions}): each caption should retrieve its image. "
+        "CSV catalog: --text-column is the caption; --group-column makes items of "
+        "the same group relevant to each other (image-to-image).",
+    )
+    ret.add_argument("--data", required=True, type=Path, help="a captions .jsonl or a .csv catalog")
+    ret.add_argument("--text-column", default="productDisplayName", help="CSV: caption column")
+    ret.add_argument("--group-column", help="CSV: items sharing this value are relevant to each other")
+    ret.add_argument("--path-column", default="path", help="CSV: image path column (default: path)")
+    ret.add_argument("--limit", type=int, help="evaluate only the first N items")
+    ret.add_argument("--out", type=Path, default=Path("reports/retrieval"), help="output folder")
+    ret.set_defaults(handler=_run_retrieval)
+
     vqa = ev_sub.add_parser(
         "vqa",
         help="ask-pipeline accuracy on easy-vqa or a VQA JSONL",
@@ -87,6 +102,20 @@ def add_parsers(sub) -> None:
     ing.add_argument("--skip-lite", action="store_true", help="do not time the lite encoder")
     ing.add_argument("--json", action="store_true")
     ing.set_defaults(handler=_run_bench_ingest)
+
+    bserve = b_sub.add_parser(
+        "serve",
+        help="bounded load test of a real sceneqa serve on loopback",
+        description="Starts sceneqa serve on a free loopback port, then N clients send "
+        "search/classify/ask for S seconds; prints throughput, p50/p99 per "
+        "endpoint, errors, and the server's memory before and after.",
+    )
+    bserve.add_argument("--clients", type=int, default=16, help="concurrent clients (default: 16)")
+    bserve.add_argument("--seconds", type=float, default=60.0, help="duration (default: 60)")
+    bserve.add_argument("--tier", default="lite", help="server tier (default: lite)")
+    bserve.add_argument("--index", type=Path, help="catalog folder (default: a demo catalog in a temp folder)")
+    bserve.add_argument("--json", action="store_true")
+    bserve.set_defaults(handler=_run_bench_serve)
 
     bask = b_sub.add_parser(
         "ask",
@@ -164,3 +193,15 @@ def _run_ask_suite(args: argparse.Namespace, config) -> int:
     from eval.ask_suite import run_ask_suite
 
     return run_ask_suite(args, config)
+
+
+def _run_retrieval(args: argparse.Namespace, config) -> int:
+    from eval.retrieval_eval import run_retrieval_eval
+
+    return run_retrieval_eval(args, config)
+
+
+def _run_bench_serve(args: argparse.Namespace, config) -> int:
+    from eval.bench_serve import run_bench_serve
+
+    return run_bench_serve(args, config)

@@ -79,3 +79,69 @@ def _from_csv(path: Path, label_column: str, path_column: str, limit: int | None
         except (csv.Error, UnicodeDecodeError) as exc:
             problems.append(f"{path}:{reader.line_num}: unreadable CSV ({exc}); rows after it skipped")
     return LoadReport(tuple(items), tuple(problems))
+
+
+@dataclass(frozen=True)
+class CaptionedImage:
+    path: Path
+    captions: tuple[str, ...]
+    group: str = ""
+
+
+def load_captions(path: Path, limit: int | None = None) -> LoadReport:
+    """A JSONL of ``{"path": ..., "captions": [...]}``; paths relative to the file. Malformed lines reported."""
+    import json
+
+    items, problems = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--data {path}: cannot be read ({exc})") from exc
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            captions = tuple(str(c) for c in row["captions"] if str(c).strip())
+            image = Path(row["path"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            problems.append(f"{path}:{n}: {type(exc).__name__}: {exc} (expected path and captions)")
+            continue
+        if not captions:
+            problems.append(f"{path}:{n}: no captions")
+            continue
+        items.append(CaptionedImage(image if image.is_absolute() else path.parent / image, captions))
+        if limit and len(items) >= limit:
+            break
+    return LoadReport(tuple(items), tuple(problems))  # type: ignore[arg-type]
+
+
+def load_captioned_catalog(
+    path: Path, text_column: str, group_column: str | None, path_column: str = "path", limit: int | None = None
+) -> LoadReport:
+    """A CSV catalog as captioned images: ``text_column`` is the caption, ``group_column`` (optional) makes
+    items of the same group relevant to each other for image-to-image retrieval."""
+    rows, problems = [], []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        for needed, flag in ((path_column, "--path-column"), (text_column, "--text-column")):
+            if needed not in header:
+                raise ConfigError(f"{path}: no column {needed!r} (columns: {', '.join(header)}); set {flag}")
+        if group_column and group_column not in header:
+            raise ConfigError(f"{path}: no column {group_column!r} for --group-column")
+        for row in reader:
+            if None in row or not (row.get(path_column) or "").strip() or not (row.get(text_column) or "").strip():
+                problems.append(f"{path}:{reader.line_num}: missing {path_column} or {text_column}")
+                continue
+            p = Path(row[path_column].strip())
+            rows.append(
+                CaptionedImage(
+                    p if p.is_absolute() else path.parent / p,
+                    (row[text_column].strip(),),
+                    (row.get(group_column) or "").strip() if group_column else "",
+                )
+            )
+            if limit and len(rows) >= limit:
+                break
+    return LoadReport(tuple(rows), tuple(problems))  # type: ignore[arg-type]

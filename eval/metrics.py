@@ -141,3 +141,33 @@ def vqa_accuracy(prediction: str, answers: list[str] | tuple[str, ...]) -> float
     if len(refs) == 1:
         return float(pred == refs[0])
     return min(1.0, sum(pred == r for r in refs) / 3.0)
+
+
+def first_relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """For each query row, the 1-based rank of its best-ranked relevant item (``inf`` if none).
+    ``scores`` and the boolean ``relevant`` are ``(queries, items)``; ties rank by item index."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    hit = np.take_along_axis(relevant, order, axis=1)
+    ranks = np.full(len(scores), np.inf)
+    has = hit.any(axis=1)
+    ranks[has] = hit[has].argmax(axis=1) + 1
+    return ranks
+
+
+def recall_at_k(ranks: np.ndarray, k: int) -> float:
+    """Share of queries with a relevant item in the top ``k`` (from :func:`first_relevant_ranks`)."""
+    return float(np.mean(ranks <= k)) if len(ranks) else float("nan")
+
+
+def mean_average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean over queries (with at least one relevant item) of average precision over the full ranking."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    hit = np.take_along_axis(relevant, order, axis=1).astype(float)
+    aps = []
+    for row in hit:
+        n_rel = row.sum()
+        if n_rel == 0:
+            continue
+        precision = np.cumsum(row) / np.arange(1, len(row) + 1)
+        aps.append(float((precision * row).sum() / n_rel))
+    return float(np.mean(aps)) if aps else float("nan")

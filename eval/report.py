@@ -113,3 +113,13 @@ def plot_latency(out: Path, latencies_ms: list[float], title: str) -> Path:
     ax.hist(latencies_ms or [0.0], bins=40)
     ax.set(xlabel="milliseconds", ylabel="requests", title=title)
     return _save(fig, out / "latency.png")
+
+
+def plot_recall_curve(out: Path, curves: dict[str, list[float]]) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for name, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=name.replace("_", " "))
+    ax.set(xlabel="k", ylabel="recall@k", ylim=(0, 1), title="recall@k")
+    ax.legend(loc="lower right")
+    return _save(fig, out / "recall_at_k.png")

@@ -1,63 +1,15 @@
-"""Start a real ``sceneqa serve`` on a free loopback port for tests, and stop it."""
+"""A real ``sceneqa serve`` for tests (tiny encoder, scene-facts answerer) on a free loopback port."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from eval.server_process import running_server as _running_server
 from tests.cli_util import tiny_argv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def running_server(cache_dir: Path, index: Path, *extra: str, timeout: float = 180.0):
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "multimodal.cli",
-        *tiny_argv(cache_dir),
-        "--answerer",
-        "lite",
-        "serve",
-        "--port",
-        str(port),
-        "--index",
-        str(index),
-        *extra,
-    ]
-    log = index.parent / f"serve-{port}.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"sceneqa serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sceneqa serve did not come up in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with _running_server([*tiny_argv(cache_dir), "--answerer", "lite"], index, *extra, timeout=timeout) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -68,3 +68,15 @@ def test_fits_recover_known_parameters():
     p /= p.sum(1, keepdims=True)
     truth = np.array([rng.choice(5, p=row) for row in p])
     assert 6.0 < fit_temperature(logits, truth) < 10.5
+
+
+def test_retrieval_metrics_by_hand():
+    from eval.metrics import first_relevant_ranks, mean_average_precision, recall_at_k
+
+    scores = np.array([[0.9, 0.5, 0.1], [0.2, 0.8, 0.3], [0.5, 0.5, 0.5]])
+    relevant = np.array([[False, True, False], [False, True, True], [False, False, False]])
+    ranks = first_relevant_ranks(scores, relevant)
+    assert ranks[0] == 2 and ranks[1] == 1 and np.isinf(ranks[2])
+    assert recall_at_k(ranks, 1) == 1 / 3 and recall_at_k(ranks, 2) == 2 / 3
+    # AP row 0: one relevant at rank 2 -> 1/2; row 1: ranks 1 and 2 -> (1 + 1) / 2 = 1; row 2 skipped
+    assert mean_average_precision(scores, relevant) == 0.75
