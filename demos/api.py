@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hmac
 import json
 import threading
 from collections.abc import Callable
@@ -110,7 +111,8 @@ def create_api(
     router = APIRouter()
 
     def authorize(request: Request) -> None:
-        if config.api_token and request.headers.get("authorization") != f"Bearer {config.api_token}":
+        sent = request.headers.get("authorization", "").encode()
+        if config.api_token and not hmac.compare_digest(sent, f"Bearer {config.api_token}".encode()):
             raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'")
 
     async def work(fn: Callable, *args):

@@ -108,7 +108,10 @@ class CatalogHandle:
         rows = []
         root = staging.resolve()
         for item in read_source(cat_path):
-            if isinstance(item, SourceProblem):
+            if isinstance(item, SourceProblem) and ": outside the allowed folders" in item.reason:
+                named = Path(item.reason.split(": outside the allowed folders")[0]).name
+                failed.append((item.where, f"image {named!r} is not among the uploaded files"))
+            elif isinstance(item, SourceProblem):
                 failed.append((item.where, item.reason))
             elif is_url(item.image):
                 failed.append((item.where, f"{item.image}: the server does not fetch URLs; upload the image"))

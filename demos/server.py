@@ -35,4 +35,5 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None):
         show_error=True,
     )
     app.state.catalog = catalog
+    app.state.demo = demo
     return app

@@ -1,8 +1,10 @@
 """``sceneqa bench serve``: a bounded load test of a real ``sceneqa serve`` on loopback.
 
 ``--clients`` concurrent clients send a mix of search, classify and ask requests for ``--seconds``; reported:
-throughput, p50/p99 latency per endpoint, errors, and the server's resident memory before and after. Traffic
-goes only to 127.0.0.1; the loop stops by itself.
+throughput, p50/p99 latency per endpoint, errors, and the server's resident memory: after a warm-up at the same
+concurrency (``--warmup`` seconds: models, OCR, caches and per-thread buffers reach their working size), then
+sampled every few seconds through the run, so growth means memory that keeps growing, not first-use
+allocations. Traffic goes only to 127.0.0.1; the loop stops by itself. Exits 1 on any error.
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ def payloads() -> dict[str, list[dict]]:
     }
 
 
+async def sample_rss(pid: int, seconds: float, every: float, into: list[tuple[float, float]]) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        into.append((time.monotonic() - t0, rss_mb(pid)))
+        await asyncio.sleep(every)
+
+
+async def load_and_sample(url: str, clients: int, seconds: float, mix, pid: int, every: float):
+    samples: list[tuple[float, float]] = []
+    out, _ = await asyncio.gather(load(url, clients, seconds, mix), sample_rss(pid, seconds, every, samples))
+    return out, samples
+
+
 async def load(url: str, clients: int, seconds: float, mix: dict[str, list[dict]]) -> dict[str, list]:
     import httpx
 
@@ -85,10 +100,13 @@ def run_bench_serve(args: argparse.Namespace, config) -> int:
         index = args.index or Path(tmp) / "idx"
         with running_server(global_args, index) as (url, proc):
             mix = payloads()
-            asyncio.run(load(url, 2, 5, mix))  # warm-up: load OCR, faces, caches
+            start = rss_mb(proc.pid)
+            warm = asyncio.run(load(url, args.clients, args.warmup, mix))  # same concurrency as the run
+            warm_errors = sum(warm["errors"].values())
             before = rss_mb(proc.pid)
             t0 = time.perf_counter()
-            out = asyncio.run(load(url, args.clients, args.seconds, mix))
+            every = max(1.0, args.seconds / 12)
+            out, samples = asyncio.run(load_and_sample(url, args.clients, args.seconds, mix, proc.pid, every))
             wall = time.perf_counter() - t0
             after = rss_mb(proc.pid)
     total = sum(len(v) for v in out["latencies"].values())
@@ -105,7 +123,11 @@ def run_bench_serve(args: argparse.Namespace, config) -> int:
         rows[kind] = {"ok": len(lat), "errors": out["errors"][kind], "p50_ms": p50, "p99_ms": p99}
         print(f"{kind:9s} {len(lat):5d} {out['errors'][kind]:6d} {p50:8.0f} {p99:8.0f}")
     growth = (after - before) / before * 100 if before else float("nan")
-    print(f"server RSS: {before:.0f} MB before, {after:.0f} MB after ({growth:+.1f}%)")
+    print(
+        f"server RSS: {start:.0f} MB idle, {before:.0f} MB after a {args.warmup:.0f} s warm-up "
+        f"({warm_errors} errors), {after:.0f} MB after the run ({growth:+.1f}%; goal < 10%)"
+    )
+    print("RSS through the run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in samples) + " MB")
     if args.json:
         print(
             json.dumps(
@@ -114,9 +136,11 @@ def run_bench_serve(args: argparse.Namespace, config) -> int:
                     "requests_per_s": total / wall,
                     "errors": errors,
                     "endpoints": rows,
+                    "rss_idle_mb": start,
                     "rss_before_mb": before,
                     "rss_after_mb": after,
+                    "rss_samples": samples,
                 }
             )
         )
-    return 0
+    return 0 if errors == 0 and warm_errors == 0 else 1

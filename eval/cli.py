@@ -103,15 +103,48 @@ def add_parsers(sub) -> None:
     ing.add_argument("--json", action="store_true")
     ing.set_defaults(handler=_run_bench_ingest)
 
+    fuzz = b_sub.add_parser(
+        "fuzz",
+        help="mutated images through the loader: 0 unhandled exceptions expected",
+        description="Seeded byte mutations of valid JPEG/PNG/GIF/WebP/BMP/TIFF files through "
+        "load_image; counts decoded, refused and unhandled cases; exits 1 if any "
+        "case raised something other than our InvalidImageError.",
+    )
+    fuzz.add_argument("--cases", type=int, default=5000, help="mutated images (default: 5000)")
+    fuzz.add_argument("--seed", type=int, default=0)
+    fuzz.add_argument("--seconds", type=float, default=600.0, help="time bound (default: 600)")
+    fuzz.add_argument("--json", action="store_true")
+    fuzz.set_defaults(handler=_run_bench_fuzz)
+
+    crash = b_sub.add_parser(
+        "crash",
+        help="SIGKILL catalog writers at random, check nothing acknowledged is lost",
+        description="Kills --kills times, alternately, a writer doing upserts, updates and removes "
+        "and a real `sceneqa index add`; after each kill reopens the index and checks "
+        "index == store, the manifest, and that every acknowledged write is there; "
+        "then resumes the ingest to the end.",
+    )
+    crash.add_argument("--kills", type=int, default=20, help="kills (default: 20)")
+    crash.add_argument("--seed", type=int, default=0)
+    crash.add_argument("--type", default="flat", choices=("flat", "hnsw"), help="index type (default: flat)")
+    crash.add_argument(
+        "--ingest-items", type=int, default=3000, help="generated JPEGs the ingest writer adds (default: 3000)"
+    )
+    crash.add_argument("--json", action="store_true")
+    crash.set_defaults(handler=_run_bench_crash)
+
     bserve = b_sub.add_parser(
         "serve",
         help="bounded load test of a real sceneqa serve on loopback",
         description="Starts sceneqa serve on a free loopback port, then N clients send "
         "search/classify/ask for S seconds; prints throughput, p50/p99 per "
-        "endpoint, errors, and the server's memory before and after.",
+        "endpoint, errors, and the server's memory after a warm-up and through the run.",
     )
     bserve.add_argument("--clients", type=int, default=16, help="concurrent clients (default: 16)")
     bserve.add_argument("--seconds", type=float, default=60.0, help="duration (default: 60)")
+    bserve.add_argument(
+        "--warmup", type=float, default=15.0, help="seconds of the same load before memory is measured (default: 15)"
+    )
     bserve.add_argument("--tier", default="lite", help="server tier (default: lite)")
     bserve.add_argument("--index", type=Path, help="catalog folder (default: a demo catalog in a temp folder)")
     bserve.add_argument("--json", action="store_true")
@@ -205,3 +238,15 @@ def _run_bench_serve(args: argparse.Namespace, config) -> int:
     from eval.bench_serve import run_bench_serve
 
     return run_bench_serve(args, config)
+
+
+def _run_bench_fuzz(args: argparse.Namespace, config) -> int:
+    from eval.fuzz_images import run_bench_fuzz
+
+    return run_bench_fuzz(args, config)
+
+
+def _run_bench_crash(args: argparse.Namespace, config) -> int:
+    from eval.bench_crash import run_bench_crash
+
+    return run_bench_crash(args, config)

@@ -1,16 +1,18 @@
 """Reading catalog sources as rows: a folder of images, or a CSV / JSONL / Parquet catalog.
 
 Streams rows (and problems, with file and line) so a million-row catalog never sits in memory. Image
-paths in a catalog are relative to the catalog file's folder unless absolute; ``http(s)`` URLs are kept
-as URLs (fetching them is a separate, opt-in step). Folder sources never follow a symlink out of the
-folder.
+paths in a catalog are relative to the catalog file's folder unless absolute, and must lie (symlinks
+resolved) inside the catalog file's folder or a root the caller allows (``--allow-root``); a row pointing
+elsewhere (``../../etc/passwd``, ``/home/x/.ssh/id_rsa``) becomes a problem naming the fix, never a read.
+``http(s)`` URLs are kept as URLs (fetching them is a separate, opt-in step). Folder sources never follow a
+symlink out of the folder.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -49,8 +51,15 @@ def is_url(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
-def read_source(source: Path, *, image_column: str | None = None, id_column: str | None = None) -> Iterator[SourceItem]:
-    """Rows of a folder or catalog file. Raises :class:`SourceError` only for a source unusable as a whole."""
+def read_source(
+    source: Path,
+    *,
+    image_column: str | None = None,
+    id_column: str | None = None,
+    roots: Sequence[Path] = (),
+) -> Iterator[SourceItem]:
+    """Rows of a folder or catalog file. Raises :class:`SourceError` only for a source unusable as a whole.
+    A catalog file's image paths must lie inside its own folder or one of ``roots``."""
     source = Path(source)
     if source.is_dir():
         return _folder(source)
@@ -58,12 +67,29 @@ def read_source(source: Path, *, image_column: str | None = None, id_column: str
         raise SourceError(f"{source}: no such file or folder")
     suffix = source.suffix.lower()
     if suffix == ".csv":
-        return _csv(source, image_column, id_column)
-    if suffix in (".jsonl", ".ndjson"):
-        return _jsonl(source, image_column, id_column)
-    if suffix == ".parquet":
-        return _parquet(source, image_column, id_column)
-    raise SourceError(f"{source}: expected a folder of images or a {', '.join(CATALOG_SUFFIXES)} catalog")
+        rows = _csv(source, image_column, id_column)
+    elif suffix in (".jsonl", ".ndjson"):
+        rows = _jsonl(source, image_column, id_column)
+    elif suffix == ".parquet":
+        rows = _parquet(source, image_column, id_column)
+    else:
+        raise SourceError(f"{source}: expected a folder of images or a {', '.join(CATALOG_SUFFIXES)} catalog")
+    return _confined(rows, [source.parent, *roots])
+
+
+def _confined(rows: Iterator[SourceItem], roots: Sequence[Path]) -> Iterator[SourceItem]:
+    bases = [Path(r).resolve() for r in roots]
+    for row in rows:
+        if isinstance(row, SourceRow) and not is_url(row.image):
+            real = Path(row.image).resolve()
+            if not any(real.is_relative_to(b) for b in bases):
+                yield SourceProblem(
+                    row.where,
+                    f"{row.image}: outside the allowed folders ({', '.join(str(b) for b in bases)}); "
+                    "not read. Allow its folder with --allow-root DIR",
+                )
+                continue
+        yield row
 
 
 def _folder(root: Path) -> Iterator[SourceItem]:

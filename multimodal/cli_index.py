@@ -36,6 +36,15 @@ def add_parser(sub) -> None:
     add.add_argument("--id-column", help="catalog column holding a stable item id")
     add.add_argument("--allow-urls", action="store_true", help="fetch http(s) image URLs (public hosts only)")
     add.add_argument(
+        "--allow-root",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder a catalog file's image paths may point into besides the catalog's own folder (repeatable); "
+        "paths elsewhere are reported and skipped",
+    )
+    add.add_argument(
         "--allow-duplicates",
         action="store_true",
         help="keep items whose image bytes equal another item's (default: skip and report)",
@@ -99,7 +108,7 @@ def run_add(args: argparse.Namespace, config) -> int:
     from multimodal.ingest import IngestOptions, ingest
     from retrieval.catalog import Catalog
 
-    rows = read_source(args.source, image_column=args.image_column, id_column=args.id_column)
+    rows = read_source(args.source, image_column=args.image_column, id_column=args.id_column, roots=args.allow_root)
     services = services_for_index(config, args.index)
     announce(services, args.quiet)
     options = replace(

@@ -174,6 +174,13 @@ class VectorIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
+    def live_ids(self) -> np.ndarray:
+        """Every vid a search can return: stored minus tombstones."""
+        ids = self.stored_ids()
+        if self._tombstones:
+            ids = ids[~np.isin(ids, np.fromiter(self._tombstones, np.int64))]
+        return ids
+
     def live_count(self) -> int:
         return int(self._index.ntotal) - len(self._tombstones)
 

@@ -102,3 +102,48 @@ def minimal_pdf() -> bytes:
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>'
 HTML = b"<!DOCTYPE html><html><head><title>x</title></head><body>not an image</body></html>"
 TEXT = b"inspection log\nvalve 3: seal intact\n"
+
+
+def gray_jpeg() -> bytes:
+    return jpeg_bytes(gradient().convert("L"), quality=90)
+
+
+def big_png(side: int = 900) -> bytes:
+    """A valid PNG over 1 MB (noise does not compress)."""
+    rng = np.random.default_rng(1)
+    return png_bytes(Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)))
+
+
+def strip_png() -> bytes:
+    return png_bytes(Image.new("RGB", (1, 100_000), (10, 20, 30)))
+
+
+def entry_point_corpus() -> list[tuple[str, str, bytes, str | None]]:
+    """(kind, file name, bytes, expected error fragment or None for a valid image): 24 kinds, used through
+    the CLI, the HTTP API and the Gradio handlers with a 1 MB byte cap."""
+    return [
+        ("zero-byte", "empty.jpg", b"", "empty"),
+        ("text renamed .jpg", "notes.jpg", TEXT, "not an image"),
+        ("HTML renamed .jpg", "page.jpg", HTML, "not an image"),
+        ("PDF renamed .png", "doc.png", minimal_pdf(), "not an image"),
+        ("SVG", "logo.svg.png", SVG, "not an image"),
+        ("truncated JPEG", "cut.jpg", jpeg_bytes(gradient(200, 150), quality=95)[:1500], "truncated"),
+        ("truncated PNG", "cut.png", png_bytes(gradient(200, 150))[:400], "corrupt"),
+        ("decompression bomb PNG", "bomb.png", png_with_declared_size(9000, 9000), "pixel limit"),
+        ("30000x30000 declared", "huge.png", png_with_declared_size(30000, 30000), "pixel limit"),
+        ("1x100000 strip", "strip.png", strip_png(), "side over"),
+        ("over the byte cap", "big.png", big_png(), "limit"),
+        ("unsupported format (ICO)", "icon.ico", other_format("ICO"), "not a recognised image"),
+        ("unsupported format (PCX)", "old.pcx", other_format("PCX"), "not a recognised image"),
+        ("random bytes", "noise.jpg", bytes(range(256)) * 8, "not a recognised image"),
+        ("animated GIF", "anim.gif", animated("GIF"), None),
+        ("animated WebP", "anim.webp", animated("WEBP"), None),
+        ("APNG", "anim.png", animated("PNG"), None),
+        ("CMYK JPEG", "cmyk.jpg", cmyk_jpeg(), None),
+        ("16-bit PNG", "deep.png", gray16_png(), None),
+        ("palette with transparency", "pal.png", palette_transparent_png(), None),
+        ("LA", "la.png", la_png(), None),
+        ("EXIF-rotated JPEG", "rotated.jpg", exif_rotated_jpeg(6), None),
+        ("corrupt EXIF", "badexif.jpg", corrupt_exif_jpeg(), None),
+        ("grayscale JPEG", "gray.jpg", gray_jpeg(), None),
+    ]

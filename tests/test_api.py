@@ -140,3 +140,19 @@ def test_no_cross_origin_access(client):
     assert client.get("/config", headers=evil).headers.get("access-control-allow-origin") != "http://evil.example"
     local = {"Origin": "http://127.0.0.1:7860", "Host": "127.0.0.1:7860"}
     assert client.get("/config", headers=local).status_code == 200
+
+
+def test_every_v1_route_needs_the_token_and_the_ui_its_login(tiny_services, tmp_path):
+    app = create_app(tiny_services, WebConfig(index=tmp_path / "idx", api_token="s3cret", ui_auth=("ann", "pw1")))
+    paths = app.openapi()["paths"]
+    routes = [(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/") for m in ops]
+    assert len(routes) >= 7
+    with TestClient(app) as c:
+        for method, path in routes:
+            r = c.request(method, path.replace("{item_id}", "x"), headers={"Authorization": "Bearer s3cre"})
+            assert r.status_code == 401, (method, path)
+        assert c.get("/config").status_code == 401
+        assert c.post("/login", data={"username": "ann", "password": "wrong"}).status_code == 400
+        assert c.get("/gradio_api/info").status_code == 401
+        assert c.post("/login", data={"username": "ann", "password": "pw1"}).status_code == 200
+        assert c.get("/config").status_code == 200

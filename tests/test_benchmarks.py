@@ -129,8 +129,23 @@ def test_generated_logs_hold_their_answers():
 
 @pytest.mark.slow
 def test_bench_serve_runs(capsys, cache_dir):
-    code = main(["--cache-dir", str(cache_dir), "bench", "serve", "--tier", "tiny", "--clients", "2", "--seconds",
-                 "3", "--json"])
+    code = main(
+        [
+            "--cache-dir",
+            str(cache_dir),
+            "bench",
+            "serve",
+            "--tier",
+            "tiny",
+            "--clients",
+            "2",
+            "--seconds",
+            "3",
+            "--warmup",
+            "2",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and report["errors"] == 0 and set(report["endpoints"]) == {"search", "classify", "ask"}
     assert report["rss_after_mb"] > 0

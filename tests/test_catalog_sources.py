@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -87,3 +88,41 @@ def test_unusable_sources(tmp_path):
     (tmp_path / "x.parquet").write_text("not parquet")
     with pytest.raises(SourceError, match="not a readable Parquet file"):
         list(read_source(tmp_path / "x.parquet"))
+
+
+def test_catalog_file_paths_stay_inside_allowed_roots(tmp_path):
+    shop = tmp_path / "shop"
+    make_catalog(shop, 2)
+    secret = tmp_path / "private" / "secret.jpg"
+    secret.parent.mkdir()
+    secret.write_bytes((shop / "images" / "000.jpg").read_bytes())
+    os.symlink(secret, shop / "images" / "link.jpg")
+    rows = [
+        {"id": "ok", "image": "images/000.jpg"},
+        {"id": "dotdot", "image": "../private/secret.jpg"},
+        {"id": "sneaky", "image": "images/../../private/secret.jpg"},
+        {"id": "absolute", "image": str(secret)},
+        {"id": "etc", "image": "/etc/passwd"},
+        {"id": "symlink", "image": "images/link.jpg"},
+    ]
+    path = write_csv(shop / "c.csv", rows)
+    got = {r.id if isinstance(r, SourceRow) else r.where: r for r in read_source(path)}
+    assert [k for k, r in got.items() if isinstance(r, SourceRow)] == ["ok"]
+    problems = [r for r in got.values() if isinstance(r, SourceProblem)]
+    assert len(problems) == 5 and all("outside the allowed folders" in p.reason for p in problems)
+    assert all("--allow-root DIR" in p.reason for p in problems)
+    allowed = [r for r in read_source(path, roots=[tmp_path / "private"]) if isinstance(r, SourceRow)]
+    assert sorted(r.id for r in allowed) == ["absolute", "dotdot", "ok", "sneaky", "symlink"]  # never /etc
+
+
+def test_cli_index_add_reports_paths_outside_roots(tmp_path, cache_dir, capsys):
+    from multimodal.cli import main
+    from tests.cli_util import tiny_argv
+
+    shop = tmp_path / "shop"
+    make_catalog(shop, 2)
+    path = write_csv(shop / "c.csv", [{"id": "ok", "image": "images/000.jpg"}, {"id": "x", "image": "/etc/hostname"}])
+    code = main([*tiny_argv(cache_dir), "index", "add", str(path), "--index", str(tmp_path / "idx"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code in (0, 1) and out["added"] == 1
+    assert any("/etc/hostname: outside the allowed folders" in str(f) for f in out["failed"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,25 +12,12 @@ import time
 import numpy as np
 import pytest
 
+from eval.bench_crash import committed_ids
 from retrieval.catalog import Catalog
 from tests.catalog_data import make_catalog, write_csv
 from tests.cli_util import tiny_argv
 
 N_ITEMS = 240
-
-
-def committed_ids(idx) -> set[str]:
-    path = idx / "store.sqlite"
-    if not path.exists():
-        return set()
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return {r[0] for r in db.execute("SELECT id FROM items")}
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return set()  # the writer is creating the schema right now
 
 
 def check_consistent(idx) -> set[str]:

@@ -53,12 +53,14 @@ class HfVlmAnswerer:
         self._options = options
         self._torch = torch
         self._tile = _tile_size(processor)
+        self._specials = special_token_strings(processor)
 
     # ---- pre-processing (pure apart from the processor) ------------------------------------------------------
 
     def prepare(self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]):
         """Model inputs for the question, the images (size-capped) and the numbered evidence."""
-        content = [{"type": "image"} for _ in images] + [{"type": "text", "text": user_text(question, evidence)}]
+        text = user_text(question, evidence, self._specials)
+        content = [{"type": "image"} for _ in images] + [{"type": "text", "text": text}]
         messages = [
             {"role": "system", "content": [{"type": "text", "text": INSTRUCTIONS}]},
             {"role": "user", "content": content},
@@ -157,6 +159,15 @@ def token_confidence(scores, tokens, limit: int) -> float:
     for step, token in zip(scores[:limit], tokens[:limit]):
         logps.append(float(torch.log_softmax(step[0].float(), dim=-1)[int(token)]))
     return float(math.exp(np.mean(logps))) if logps else 0.0
+
+
+def special_token_strings(processor) -> tuple[str, ...]:
+    """Every special / added token string of the model's tokenizer, longest first (removed from data)."""
+    tok = getattr(processor, "tokenizer", processor)
+    found = set(getattr(tok, "all_special_tokens", []) or [])
+    added = getattr(tok, "added_tokens_decoder", {}) or {}
+    found.update(t.content for t in added.values() if getattr(t, "special", False))
+    return tuple(sorted((t for t in found if len(t.strip()) > 1), key=len, reverse=True))
 
 
 def cap_image(img: Image.Image, max_side: int) -> Image.Image:

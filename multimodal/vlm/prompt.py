@@ -23,17 +23,28 @@ CANNOT_TELL = re.compile(r"^\s*(?:i\s+)?(?:cannot|can't|can not)\s+tell\b", re.I
 _CITE = re.compile(r"\[(\d{1,3})\]")
 
 
-def evidence_block(evidence: Sequence[Evidence]) -> str:
-    """``[1] (inspection.log:L12) text`` lines between delimiters; brackets inside the data are neutralised."""
+def neutralise(text: str, specials: Sequence[str] = ()) -> str:
+    """Data made inert inside a prompt: the model's own special-token strings removed (``[INST]``, ...), angle
+    brackets swapped for look-alikes so no ``</evidence>``, ``<image>``, ``<|im_start|>`` or
+    ``<end_of_utterance>`` can be formed, and every line after the first indented so the data can never start
+    a line of its own (a forged ``[7] (...)`` evidence item, ``Question:`` or ``Assistant:``)."""
+    for tok in specials:
+        if tok:
+            text = text.replace(tok, " ")
+    text = text.replace("<", "\u2039").replace(">", "\u203a")
+    return "\n    ".join(line.rstrip() for line in text.splitlines()) if text else text
+
+
+def evidence_block(evidence: Sequence[Evidence], specials: Sequence[str] = ()) -> str:
+    """``[1] (inspection.log:L12) text`` lines between delimiters; the data inside is neutralised."""
     lines = []
     for i, e in enumerate(evidence, start=1):
-        text = e.text.replace("<evidence>", "(evidence)").replace("</evidence>", "(/evidence)")
-        lines.append(f"[{i}] ({e.locator}) {text}")
+        lines.append(f"[{i}] ({neutralise(e.locator, specials)}) {neutralise(e.text, specials)}")
     return "<evidence>\n" + "\n".join(lines) + "\n</evidence>" if lines else "<evidence>\n(none)\n</evidence>"
 
 
-def user_text(question: str, evidence: Sequence[Evidence]) -> str:
-    return f"{evidence_block(evidence)}\nQuestion: {question.strip()}"
+def user_text(question: str, evidence: Sequence[Evidence], specials: Sequence[str] = ()) -> str:
+    return f"{evidence_block(evidence, specials)}\nQuestion: {neutralise(question.strip(), specials)}"
 
 
 def parse_citations(text: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence], list[int]]:
