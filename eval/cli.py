@@ -133,6 +133,29 @@ def add_parsers(sub) -> None:
     crash.add_argument("--json", action="store_true")
     crash.set_defaults(handler=_run_bench_crash)
 
+    shards = b_sub.add_parser(
+        "shards",
+        help="index building from embedding shards (peak memory) and Ray ingestion throughput",
+        description="Part 1: --n synthetic vectors written as shards, built into an IVF-PQ index folder in a "
+        "child process: peak RSS (bar < 2 GB), build time, recall@10. Part 2: --images generated "
+        "photos ingested by the local path and by Ray with --workers actors, side by side.",
+    )
+    shards.add_argument("--n", type=int, default=1_000_000, help="synthetic vectors (default 1,000,000; 0 skips)")
+    shards.add_argument("--dim", type=int, default=512, help="dimensions (default 512)")
+    shards.add_argument("--shard-rows", type=int, default=50_000, help="rows per shard (default 50,000)")
+    shards.add_argument("--type", default="ivfpq", choices=("ivfpq", "flat", "hnsw", "auto"))
+    shards.add_argument("--queries", type=int, default=200, help="held-out queries for recall@10 (default 200)")
+    shards.add_argument("--images", type=int, default=256, help="photos for part 2 (default 256; 0 skips)")
+    shards.add_argument(
+        "--encoder",
+        default="tiny:open_clip/ViT-B-32",
+        help="encoder for part 2 (default: ViT-B-32-sized, random weights)",
+    )
+    shards.add_argument("--workers", type=int, default=2, help="Ray actors (default 2)")
+    shards.add_argument("--batch", type=int, default=16, help="images per forward pass (default 16)")
+    shards.add_argument("--json", action="store_true")
+    shards.set_defaults(handler=_run_bench_shards)
+
     bserve = b_sub.add_parser(
         "serve",
         help="bounded load test of a real sceneqa serve on loopback",
@@ -250,3 +273,9 @@ def _run_bench_crash(args: argparse.Namespace, config) -> int:
     from eval.bench_crash import run_bench_crash
 
     return run_bench_crash(args, config)
+
+
+def _run_bench_shards(args: argparse.Namespace, config) -> int:
+    from eval.bench_shards import run_bench_shards
+
+    return run_bench_shards(args, config)

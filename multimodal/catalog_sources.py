@@ -1,4 +1,5 @@
-"""Reading catalog sources as rows: a folder of images, or a CSV / JSONL / Parquet catalog.
+"""Reading catalog sources as rows: a folder of images, a CSV / JSONL / Parquet catalog, or a folder of
+Parquet files (one dataset split in parts, read in name order).
 
 Streams rows (and problems, with file and line) so a million-row catalog never sits in memory. Image
 paths in a catalog are relative to the catalog file's folder unless absolute, and must lie (symlinks
@@ -61,6 +62,8 @@ def read_source(
     """Rows of a folder or catalog file. Raises :class:`SourceError` only for a source unusable as a whole.
     A catalog file's image paths must lie inside its own folder or one of ``roots``."""
     source = Path(source)
+    if source.is_dir() and (parts := sorted(source.glob("*.parquet"))):
+        return _parquet_dataset(parts, image_column, id_column, [source, *roots])
     if source.is_dir():
         return _folder(source)
     if not source.exists():
@@ -75,6 +78,14 @@ def read_source(
     else:
         raise SourceError(f"{source}: expected a folder of images or a {', '.join(CATALOG_SUFFIXES)} catalog")
     return _confined(rows, [source.parent, *roots])
+
+
+def _parquet_dataset(
+    parts: list[Path], image_column: str | None, id_column: str | None, roots: Sequence[Path]
+) -> Iterator[SourceItem]:
+    """A Parquet dataset split in many files (``part-0.parquet``, ...): the parts in name order."""
+    for part in parts:
+        yield from _confined(_parquet(part, image_column, id_column), roots)
 
 
 def _confined(rows: Iterator[SourceItem], roots: Sequence[Path]) -> Iterator[SourceItem]:

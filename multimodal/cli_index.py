@@ -8,14 +8,20 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from multimodal.errors import ConfigError
 from retrieval.manifest import INDEX_TYPES
 
 ADD_HELP = """\
-Adds (or updates) every image of SOURCE: a folder (recursive) or a CSV / JSONL / Parquet catalog with an
-image column (image, path, file... or --image-column; paths relative to the catalog file), an optional id
-column (id or --id-column; else the path is the id) and any metadata columns (kept with their types).
+Adds (or updates) every image of SOURCE: a folder (recursive), a CSV / JSONL / Parquet catalog, or a
+folder of Parquet files (one dataset in parts) with an image column (image, path, file... or
+--image-column; paths relative to the catalog file and inside its folder or an --allow-root), an optional
+id column (id or --id-column; else the path is the id) and any metadata columns (kept with their types).
 Items are upserted by id; unchanged items are skipped cheaply, so re-running after an interruption
 finishes the job. Bad rows and images are reported and skipped.
+
+--engine ray decodes and embeds in Ray workers (a local Ray, or a cluster with --ray-address), writes
+embedding shards under INDEX/shards, then builds the same index folder from them; a rerun after a crash
+reuses the finished shards. Needs: pip install 'sceneqa[ray]'.
 """
 
 
@@ -30,7 +36,11 @@ def add_parser(sub) -> None:
         description=ADD_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add.add_argument("source", type=Path, help="a folder of images, or a .csv / .jsonl / .parquet catalog")
+    add.add_argument(
+        "source",
+        type=Path,
+        help="a folder of images, a .csv / .jsonl / .parquet catalog, or a folder of .parquet parts",
+    )
     _index_arg(add)
     add.add_argument("--image-column", help="catalog column holding the image path or URL")
     add.add_argument("--id-column", help="catalog column holding a stable item id")
@@ -64,6 +74,37 @@ def add_parser(sub) -> None:
         help="write the index file after this many items (default 2048); the store commits every "
         "batch of --batch-size images regardless",
     )
+    add.add_argument(
+        "--batch-size",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="B",
+        help="images per forward pass (same as the global --batch-size; default 32)",
+    )
+    eng = add.add_argument_group("distributed ingestion (Ray)")
+    eng.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: decode and embed in Ray workers, write embedding shards, "
+        "then build the index from them",
+    )
+    eng.add_argument(
+        "--ray-address",
+        metavar="auto|HOST:PORT",
+        help="join a running Ray cluster (auto: the one `ray start` made here); default: start a local Ray",
+    )
+    eng.add_argument(
+        "--num-workers", type=int, default=2, metavar="N", help="Ray actors, each holding the encoder (default 2)"
+    )
+    eng.add_argument(
+        "--cpus-per-worker", type=int, default=1, metavar="C", help="CPUs (torch threads) per actor (default 1)"
+    )
+    eng.add_argument(
+        "--shard-size", type=int, default=1024, metavar="ROWS", help="rows per embedding shard (default 1024)"
+    )
+    eng.add_argument("--shard-dir", type=Path, metavar="DIR", help="where shards go (default: INDEX/shards)")
+    eng.add_argument("--keep-shards", action="store_true", help="keep the shards after the index is built")
     add.add_argument("--json", action="store_true", help="print the summary as JSON")
     add.set_defaults(handler=run_add)
 
@@ -122,6 +163,10 @@ def run_add(args: argparse.Namespace, config) -> int:
         limits=config.image_limits,
     )
     enc = services.encoder
+    if args.engine == "ray":
+        summary = _run_ray(args, config, services, rows, options)
+        _report(args, summary)
+        return 0
     with Catalog.open(args.index, encoder=enc.spec, dim=enc.dim, writable=True, create=True) as catalog:
         if catalog.reconciled.added or catalog.reconciled.removed:
             print(
@@ -131,6 +176,45 @@ def run_add(args: argparse.Namespace, config) -> int:
             )
         with tqdm(unit="img", desc="indexing", file=sys.stderr, disable=None, smoothing=0.1) as bar:
             summary = ingest(catalog, enc, rows, options, progress=bar.update)
+    _report(args, summary)
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, config, services, rows, options):
+    from tqdm import tqdm
+
+    from multimodal.ray_ingest import EncoderRecipe, RayOptions, ray_ingest
+
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("--engine ray needs Ray: pip install 'sceneqa[ray]' (or pip install 'ray[data]')") from exc
+    ray_options = RayOptions(
+        address=args.ray_address,
+        num_workers=args.num_workers,
+        cpus_per_worker=args.cpus_per_worker,
+        shard_size=args.shard_size,
+        shard_dir=args.shard_dir,
+        keep_shards=args.keep_shards,
+    )
+    enc = services.encoder
+    recipe = EncoderRecipe(enc.spec, services.runtime, services.encoder_options())
+    with tqdm(unit="img", desc="embedding (ray)", file=sys.stderr, disable=None, smoothing=0.1) as bar:
+        return ray_ingest(
+            args.index,
+            rows,
+            recipe,
+            enc.dim,
+            options,
+            ray_options,
+            config.batch_size,
+            str(Path(args.source).resolve()),
+            progress=bar.update,
+            notice=lambda text: print(f"sceneqa: {text}", file=sys.stderr),
+        )
+
+
+def _report(args: argparse.Namespace, summary) -> None:
     if args.json:
         print(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:
@@ -144,7 +228,6 @@ def run_add(args: argparse.Namespace, config) -> int:
         print(f"sceneqa: skipped {where}: {reason}", file=sys.stderr)
     if len(summary.failed) > 20:
         print(f"sceneqa: ... and {len(summary.failed) - 20} more skipped (use --json for all)", file=sys.stderr)
-    return 0
 
 
 def format_summary(s, folder: Path) -> str:

@@ -75,7 +75,7 @@ class _Prepared:
     image: object | None  # a decoded PIL image, or None when the stored content is unchanged
 
 
-def _prepare(rows: list[SourceRow], known: dict[str, str], options: IngestOptions, draft: int):
+def prepare_rows(rows: list[SourceRow], known: dict[str, str], options: IngestOptions, draft: int):
     """Runs in the decode thread: read bytes, hash, decode only what is new or changed."""
     ready, failed = [], []
     for row in rows:
@@ -93,7 +93,7 @@ def _prepare(rows: list[SourceRow], known: dict[str, str], options: IngestOption
     return ready, failed
 
 
-def _chunks(items: Iterable[SourceItem], size: int, summary: IngestSummary) -> Iterator[list[SourceRow]]:
+def iter_chunks(items: Iterable[SourceItem], size: int, summary: IngestSummary) -> Iterator[list[SourceRow]]:
     batch: list[SourceRow] = []
     seen: set[str] = set()
     for item in items:
@@ -123,12 +123,12 @@ def ingest(
     summary = IngestSummary()
     start = time.perf_counter()
     since_commit = 0
-    chunks = _chunks(source, options.chunk, summary)
+    chunks = iter_chunks(source, options.chunk, summary)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sceneqa-ingest") as pool:
 
         def submit(rows):
             known = catalog.store.known_hashes([r.id for r in rows])  # main thread: the DB connection
-            return pool.submit(_prepare, rows, known, options, encoder.image_size)
+            return pool.submit(prepare_rows, rows, known, options, encoder.image_size)
 
         rows = next(chunks, None)
         pending = submit(rows) if rows else None
@@ -156,7 +156,7 @@ def ingest(
                 since_commit = 0
             if progress:
                 progress(len(ready) + len(failed))
-    _settle_index_type(catalog, options)
+    settle_index_type(catalog, options.index_type, options.memory_budget_mb)
     catalog.commit()
     summary.seconds = time.perf_counter() - start
     summary.index_type = catalog.index.params.kind
@@ -164,9 +164,9 @@ def ingest(
     return summary
 
 
-def _settle_index_type(catalog: Catalog, options: IngestOptions) -> None:
+def settle_index_type(catalog: Catalog, index_type: str, memory_budget_mb: float) -> None:
     """Rebuild into the asked-for (or, for ``auto``, the recommended) index type if it differs."""
     count = catalog.store.count()
-    target = index_params_for(options.index_type, count, catalog.manifest.dim, options.memory_budget_mb)
+    target = index_params_for(index_type, count, catalog.manifest.dim, memory_budget_mb)
     if target.kind != catalog.index.params.kind and count > 0:
         catalog.rebuild(target)

@@ -80,11 +80,14 @@ class Catalog:
         writable: bool = False,
         create: bool = False,
         index_params: IndexParams | None = None,
+        training: np.ndarray | None = None,
     ) -> Catalog:
         """Open (or with ``create``, start) the index folder for ``encoder``/``dim``.
 
         ``encoder=None`` trusts the manifest (for operations that never embed: info, remove, rebuild,
         dedup). ``writable`` takes the writer lock (:class:`IndexLockedError` if another process holds it).
+        ``training``: vectors to train a new IVF-PQ index on (default: a sample of the stored items), for
+        builds that add items after the index exists (from embedding shards).
         """
         folder = Path(folder)
         manifest = read_manifest(folder)
@@ -102,7 +105,7 @@ class Catalog:
             if writable and not (folder / "manifest.json").exists():
                 manifest = write_manifest(folder, manifest)
             store = CatalogStore(folder / STORE, dim, readonly=not writable)
-            index = cls._load_index(folder, manifest, store)
+            index = cls._load_index(folder, manifest, store, training)
             catalog = cls(folder, manifest, store, index, lock)
             catalog.reconciled = catalog._reconcile()
         except BaseException:
@@ -112,11 +115,14 @@ class Catalog:
         return catalog
 
     @staticmethod
-    def _load_index(folder: Path, manifest: Manifest, store: CatalogStore) -> VectorIndex:
+    def _load_index(
+        folder: Path, manifest: Manifest, store: CatalogStore, training: np.ndarray | None = None
+    ) -> VectorIndex:
         path = folder / INDEX_FILE
         if path.exists():
             return VectorIndex.load(path, manifest.index, manifest.dim)
-        training = _training_sample(store, manifest.index.nlist) if manifest.index.kind == "ivfpq" else None
+        if manifest.index.kind == "ivfpq" and training is None:
+            training = _training_sample(store, manifest.index.nlist)
         return VectorIndex.create(manifest.index, manifest.dim, training)
 
     def _reconcile(self) -> Reconciled:

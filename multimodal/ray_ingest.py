@@ -1,0 +1,256 @@
+"""Distributed ingestion on Ray: ``sceneqa index add SOURCE --index DIR --engine ray``.
+
+The driver reads the catalog (paths and metadata only), numbers it into shards of ``shard_size`` rows and
+hands Ray Data one small item per shard. An actor pool (``num_workers`` actors, each holding the encoder)
+reads, hashes, decodes and embeds each shard's images (:func:`multimodal.shard_embed.embed_shard`) and
+returns the shard as Parquet bytes; the driver writes them under ``DIR/shards/`` (temporary file + rename).
+When every shard exists the index is built from them (:func:`multimodal.shard_build.build_from_shards`):
+the same index folder, manifest and store as the local path. Shards already on disk are skipped, so a rerun
+after a crash resumes; they are deleted after a successful build unless kept.
+
+The same code runs on a laptop (a local Ray started here, ``address=None``) and on a cluster
+(``address="auto"`` or ``HOST:PORT``). On a cluster every node needs sceneqa installed and the images at
+the same paths (or http(s) URLs with ``--allow-urls``); shards travel back to the driver through Ray, so no
+shared file system is needed for them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from multimodal.catalog_sources import SourceItem
+from multimodal.encoders.base import EncoderOptions
+from multimodal.errors import ConfigError
+from multimodal.ingest import IngestOptions, IngestSummary
+from multimodal.runtime import Runtime
+from multimodal.shard_build import build_from_shards
+from multimodal.shard_embed import ShardTask, embed_shard, plan_shards
+from retrieval.catalog import Catalog
+from retrieval.manifest import read_manifest
+from retrieval.shards import list_shards, planned_ids, shard_bytes, shard_name, write_shard
+from retrieval.store import STORE, CatalogStore
+
+SHARDS = "shards"
+SPEC_FILE = "spec.json"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """address: None starts a local Ray here; ``auto`` joins the running cluster; ``HOST:PORT`` a given one.
+    num_workers: actors (each holds one encoder); cpus_per_worker: torch threads and Ray CPUs per actor;
+    shard_size: rows per shard; wave: shards handed to Ray Data per pass (bounds the driver's memory);
+    shard_dir: where shards go (default ``INDEX/shards``); keep_shards: keep them after the build."""
+
+    address: str | None = None
+    num_workers: int = 2
+    cpus_per_worker: int = 1
+    shard_size: int = 1024
+    wave: int = 256
+    shard_dir: Path | None = None
+    keep_shards: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 1 or self.cpus_per_worker < 1 or self.shard_size < 1 or self.wave < 1:
+            raise ConfigError("--num-workers, --shard-size and the wave size must be at least 1")
+
+
+@dataclass(frozen=True)
+class EncoderRecipe:
+    """What an actor needs to load the same encoder as the driver (all picklable)."""
+
+    spec: str
+    runtime: Runtime
+    options: EncoderOptions
+
+
+class ShardEmbedder:
+    """A Ray Data actor: loads the encoder once, then embeds one shard per call."""
+
+    def __init__(self, recipe: EncoderRecipe, ingest: IngestOptions, batch: int, threads: int) -> None:
+        import torch
+
+        from multimodal.encoders.factory import create_encoder
+
+        torch.set_num_threads(threads)
+        self.encoder = create_encoder(recipe.spec, recipe.runtime, recipe.options)
+        self.ingest = ingest
+        self.batch = batch
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        numbers, payloads, rows, failed = [], [], [], []
+        for text in batch["task"]:
+            task = ShardTask.from_json(str(text))
+            shard = embed_shard(task, self.encoder, self.ingest, self.batch)
+            numbers.append(task.number)
+            payloads.append(shard_bytes(shard, self.encoder.dim))
+            rows.append(len(shard.ids))
+            failed.append(len(shard.failed))
+        return {
+            "number": np.array(numbers, np.int64),
+            "payload": np.array(payloads, dtype=object),
+            "rows": np.array(rows, np.int64),
+            "failed": np.array(failed, np.int64),
+        }
+
+
+def _shard_folder(index: Path, options: RayOptions) -> Path:
+    return Path(options.shard_dir) if options.shard_dir else Path(index) / SHARDS
+
+
+def _check_shard_spec(folder: Path, spec: dict[str, object]) -> None:
+    """Shards from another encoder, shard size or source are stale: removed, with everything in the folder."""
+    path = folder / SPEC_FILE
+    if path.exists() and json.loads(path.read_text()) != spec:
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec))
+
+
+def _done(folder: Path, task: ShardTask) -> bool:
+    """A shard on disk counts as done if it was planned with exactly this task's ids (the source did not
+    change); a damaged or different one is embedded again."""
+    path = folder / shard_name(task.number)
+    return path.exists() and planned_ids(path) == tuple(r.id for r in task.rows)
+
+
+def _waves(tasks: Iterator[ShardTask], size: int) -> Iterator[list[ShardTask]]:
+    while wave := list(islice(tasks, size)):
+        yield wave
+
+
+def ray_ingest(
+    index: Path,
+    source: Iterable[SourceItem],
+    recipe: EncoderRecipe,
+    dim: int,
+    ingest_options: IngestOptions,
+    ray_options: RayOptions,
+    batch: int,
+    source_name: str,
+    progress: Callable[[int], None] | None = None,
+    notice: Callable[[str], None] = lambda _: None,
+) -> IngestSummary:
+    """Embed ``source`` on Ray into shards, then build the index folder ``index`` from them."""
+    import time
+
+    import ray
+
+    start = time.perf_counter()
+    index = Path(index)
+    folder = _shard_folder(index, ray_options)
+    _check_shard_spec(
+        folder, {"encoder": recipe.spec, "dim": dim, "shard_size": ray_options.shard_size, "source": source_name}
+    )
+    summary = IngestSummary()
+    started_here = not ray.is_initialized()
+    with ExitStack() as stack:
+        known = _known_hashes_reader(index, recipe.spec, dim, stack)
+        tasks = plan_shards(source, ray_options.shard_size, summary, known)
+        if started_here:
+            _init_ray(ray_options)
+            stack.callback(ray.shutdown)
+        all_numbers: list[int] = []
+        skipped = 0
+        for wave in _waves(tasks, ray_options.wave):
+            all_numbers += [t.number for t in wave]
+            todo = [t for t in wave if not _done(folder, t)]
+            if progress:
+                progress(sum(len(t.rows) for t in wave) - sum(len(t.rows) for t in todo))
+            skipped += len(wave) - len(todo)
+            if todo:
+                _run_wave(todo, folder, recipe, ingest_options, ray_options, batch, progress)
+        if skipped:
+            notice(f"resumed: {skipped} shard(s) already embedded in {folder} were reused")
+    paths = [folder / shard_name(n) for n in all_numbers]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"{len(missing)} shard(s) were not written (first: {missing[0]}); rerun to resume")
+    built = build_from_shards(
+        index,
+        paths,
+        encoder=recipe.spec,
+        dim=dim,
+        index_type=ingest_options.index_type,
+        memory_budget_mb=ingest_options.memory_budget_mb,
+        allow_duplicates=ingest_options.allow_duplicates,
+    )
+    built.failed[:0] = summary.failed
+    built.seconds = time.perf_counter() - start
+    if not ray_options.keep_shards:
+        for p in list_shards(folder):
+            p.unlink()
+        shutil.rmtree(folder, ignore_errors=True)
+    return built
+
+
+def _known_hashes_reader(index: Path, spec: str, dim: int, stack: ExitStack) -> Callable[[list[str]], dict[str, str]]:
+    """ids -> stored sha256, from the store alone (one read-only connection; the FAISS file is not loaded)."""
+    if read_manifest(index) is None:
+        return lambda ids: {}
+    with Catalog.open(index, encoder=spec, dim=dim):  # provenance check: refuses another encoder's index now
+        pass
+    store = stack.enter_context(closing(CatalogStore(index / STORE, dim, readonly=True)))
+    return store.known_hashes
+
+
+def _init_ray(options: RayOptions) -> None:
+    import logging
+    import os
+
+    import ray
+
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's warnings, on stderr otherwise
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    kwargs: dict[str, object] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if options.address:
+        ray.init(address=options.address, **kwargs)
+    else:
+        ray.init(num_cpus=options.num_workers * options.cpus_per_worker, **kwargs)
+
+
+def _run_wave(
+    todo: list[ShardTask],
+    folder: Path,
+    recipe: EncoderRecipe,
+    ingest_options: IngestOptions,
+    options: RayOptions,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    import logging
+
+    import ray.data
+
+    for name in ("ray", "ray.data"):  # Ray Data configures its loggers on import; quiet them after it
+        logging.getLogger(name).setLevel(logging.ERROR)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.verbose_stats_logs = False
+    ctx.print_on_execution_start = False
+    ds = ray.data.from_items([{"task": t.to_json()} for t in todo], override_num_blocks=len(todo))
+    out = ds.map_batches(
+        ShardEmbedder,
+        fn_constructor_kwargs={
+            "recipe": recipe,
+            "ingest": ingest_options,
+            "batch": batch,
+            "threads": options.cpus_per_worker,
+        },
+        batch_size=1,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(options.num_workers, len(todo))),
+        num_cpus=options.cpus_per_worker,
+    )
+    for row in out.iter_rows():
+        write_shard(folder / shard_name(int(row["number"])), bytes(row["payload"]))
+        if progress:
+            progress(int(row["rows"]) + int(row["failed"]))
