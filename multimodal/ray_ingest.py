@@ -212,9 +212,34 @@ def _init_ray(options: RayOptions) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     kwargs: dict[str, object] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if options.address:
-        ray.init(address=options.address, **kwargs)
+        _check_reachable(options.address)
+        try:
+            ray.init(address=options.address, **kwargs)
+        except (ConnectionError, RuntimeError) as exc:
+            raise ConfigError(
+                f"cannot reach the Ray cluster at {options.address} ({str(exc).splitlines()[0]}); start one with "
+                "`ray start --head` (and `ray start --address HEAD:PORT` on the workers), pass the head's address, "
+                "or leave out --ray-address to run a local Ray"
+            ) from exc
     else:
         ray.init(num_cpus=options.num_workers * options.cpus_per_worker, **kwargs)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody answers on (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" or another form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start one with `ray start --head` "
+            "(and `ray start --address HEAD:PORT` on the workers), pass the head's address, or leave out "
+            "--ray-address to run a local Ray"
+        ) from exc
 
 
 def _run_wave(

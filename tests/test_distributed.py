@@ -195,8 +195,9 @@ def test_ray_engine_equals_local_and_resumes_after_a_kill(tmp_path, cache_dir, c
     proc.wait()
     written = len(list_shards(index / "shards"))
     assert 4 <= written < 30 and not (index / "manifest.json").exists()
-    done = subprocess.run(ray_cmd(cache_dir, catalog_csv, index, "--shard-size", "10"), capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        ray_cmd(cache_dir, catalog_csv, index, "--shard-size", "10"), capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resumed: {written} shard(s) already embedded" in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -210,3 +211,63 @@ def test_ray_engine_equals_local_and_resumes_after_a_kill(tmp_path, cache_dir, c
     again = subprocess.run(ray_cmd(cache_dir, catalog_csv, index), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == 298
+
+
+@pytest.mark.slow
+def test_ray_address_joins_a_running_cluster(tmp_path, cache_dir, catalog_csv):
+    """`ray start --head` here, then `--ray-address auto`: the cluster path (joining, not starting, Ray)."""
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
+    import secrets
+
+    # Ray >= 2.52 authenticates its clients: the same token for the cluster and for sceneqa, as on a real cluster
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    start = subprocess.run(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        run = subprocess.run(
+            ray_cmd(
+                cache_dir, catalog_csv, tmp_path / "idx", "--ray-address", f"127.0.0.1:{port}", "--shard-size", "100"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        summary = json.loads(run.stdout.strip().splitlines()[-1])
+        assert summary["added"] == 298 and len(summary["failed"]) == 2
+        bad = subprocess.run(
+            ray_cmd(cache_dir, catalog_csv, tmp_path / "idx2", "--ray-address", "127.0.0.1:1"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert bad.returncode != 0 and "cannot reach the Ray cluster at 127.0.0.1:1" in bad.stderr
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
