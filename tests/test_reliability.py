@@ -90,6 +90,7 @@ def test_gradio_handler(app_and_client, corpus_dir, kind, name, data, expected):
         assert name in text and expected in text
 
 
+@pytest.mark.slow
 def test_fuzz_bounded():
     result = run_fuzz(cases=2000, seed=3, seconds=120)
     assert result["cases"] == 2000 and result["unhandled"] == []
