@@ -16,11 +16,11 @@ shared file system is needed for them.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from contextlib import ExitStack, closing, suppress
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -33,9 +33,10 @@ from multimodal.ingest import IngestOptions, IngestSummary
 from multimodal.runtime import Runtime
 from multimodal.shard_build import build_from_shards
 from multimodal.shard_embed import ShardTask, embed_shard, plan_shards
-from retrieval.catalog import Catalog
-from retrieval.manifest import read_manifest
-from retrieval.shards import list_shards, planned_ids, shard_bytes, shard_name, write_shard
+from retrieval.atomic import atomic_write_bytes
+from retrieval.lock import LOCK_FILE, WriterLock
+from retrieval.manifest import check_encoder, read_manifest
+from retrieval.shards import list_shards, shard_bytes, shard_fingerprint, shard_name, write_shard
 from retrieval.store import STORE, CatalogStore
 
 SHARDS = "shards"
@@ -86,9 +87,9 @@ class ShardEmbedder:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         numbers, payloads, rows, failed = [], [], [], []
-        for text in batch["task"]:
+        for text, fingerprint in zip(batch["task"], batch["fingerprint"]):
             task = ShardTask.from_json(str(text))
-            shard = embed_shard(task, self.encoder, self.ingest, self.batch)
+            shard = replace(embed_shard(task, self.encoder, self.ingest, self.batch), fingerprint=str(fingerprint))
             numbers.append(task.number)
             payloads.append(shard_bytes(shard, self.encoder.dim))
             rows.append(len(shard.ids))
@@ -106,19 +107,41 @@ def _shard_folder(index: Path, options: RayOptions) -> Path:
 
 
 def _check_shard_spec(folder: Path, spec: dict[str, object]) -> None:
-    """Shards from another encoder, shard size or source are stale: removed, with everything in the folder."""
+    """Shards from another encoder, shard size or source are stale: removed (only sceneqa's own files)."""
     path = folder / SPEC_FILE
-    if path.exists() and json.loads(path.read_text()) != spec:
-        shutil.rmtree(folder)
+    try:
+        old = json.loads(path.read_text()) if path.exists() else spec
+    except (OSError, ValueError):
+        old = None  # damaged: treated as another run's
+    if old != spec:
+        _remove_shards(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec))
+    atomic_write_bytes(path, json.dumps(spec).encode())
 
 
-def _done(folder: Path, task: ShardTask) -> bool:
-    """A shard on disk counts as done if it was planned with exactly this task's ids (the source did not
-    change); a damaged or different one is embedded again."""
+def _remove_shards(folder: Path) -> None:
+    """Delete the shard files and the spec, never anything else; the folder too if that leaves it empty."""
+    for p in [*list_shards(folder), *folder.glob(".shard-*.parquet.*"), folder / SPEC_FILE]:
+        p.unlink(missing_ok=True)
+    with suppress(OSError):
+        folder.rmdir()
+
+
+def _options_fingerprint(options: IngestOptions, batch: int) -> str:
+    return json.dumps({"urls": options.allow_urls, "limits": repr(options.limits), "batch": batch}, sort_keys=True)
+
+
+def task_fingerprint(task: ShardTask, options_fingerprint: str) -> str:
+    """sha256 of everything a shard's content depends on: its rows (ids, paths, metadata), the hashes already
+    stored for them, and the ingest options."""
+    return hashlib.sha256((task.to_json() + options_fingerprint).encode()).hexdigest()
+
+
+def _done(folder: Path, task: ShardTask, options_fingerprint: str) -> bool:
+    """A shard on disk counts as done only if it was made from exactly this task (same rows, metadata, stored
+    hashes and options); a damaged, stale or different one is embedded again."""
     path = folder / shard_name(task.number)
-    return path.exists() and planned_ids(path) == tuple(r.id for r in task.rows)
+    return path.exists() and shard_fingerprint(path) == task_fingerprint(task, options_fingerprint)
 
 
 def _waves(tasks: Iterator[ShardTask], size: int) -> Iterator[list[ShardTask]]:
@@ -146,27 +169,29 @@ def ray_ingest(
     start = time.perf_counter()
     index = Path(index)
     folder = _shard_folder(index, ray_options)
-    _check_shard_spec(
-        folder, {"encoder": recipe.spec, "dim": dim, "shard_size": ray_options.shard_size, "source": source_name}
-    )
     summary = IngestSummary()
-    started_here = not ray.is_initialized()
     with ExitStack() as stack:
-        known = _known_hashes_reader(index, recipe.spec, dim, stack)
+        known = _known_hashes_reader(index, recipe.spec, dim, stack)  # refuses another encoder's index first
+        folder.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(WriterLock(folder))  # one run per shard folder
+        _check_shard_spec(
+            folder, {"encoder": recipe.spec, "dim": dim, "shard_size": ray_options.shard_size, "source": source_name}
+        )
+        fingerprint = _options_fingerprint(ingest_options, batch)
         tasks = plan_shards(source, ray_options.shard_size, summary, known)
-        if started_here:
-            _init_ray(ray_options)
-            stack.callback(ray.shutdown)
         all_numbers: list[int] = []
         skipped = 0
         for wave in _waves(tasks, ray_options.wave):
             all_numbers += [t.number for t in wave]
-            todo = [t for t in wave if not _done(folder, t)]
+            todo = [t for t in wave if not _done(folder, t, fingerprint)]
             if progress:
                 progress(sum(len(t.rows) for t in wave) - sum(len(t.rows) for t in todo))
             skipped += len(wave) - len(todo)
+            if todo and not ray.is_initialized():
+                _init_ray(ray_options)
+                stack.callback(ray.shutdown)
             if todo:
-                _run_wave(todo, folder, recipe, ingest_options, ray_options, batch, progress)
+                _run_wave(todo, folder, recipe, ingest_options, ray_options, batch, fingerprint, progress)
         if skipped:
             notice(f"resumed: {skipped} shard(s) already embedded in {folder} were reused")
     paths = [folder / shard_name(n) for n in all_numbers]
@@ -185,18 +210,20 @@ def ray_ingest(
     built.failed[:0] = summary.failed
     built.seconds = time.perf_counter() - start
     if not ray_options.keep_shards:
-        for p in list_shards(folder):
-            p.unlink()
-        shutil.rmtree(folder, ignore_errors=True)
+        with WriterLock(folder):
+            _remove_shards(folder)
+        (folder / LOCK_FILE).unlink(missing_ok=True)
+        with suppress(OSError):
+            folder.rmdir()
     return built
 
 
 def _known_hashes_reader(index: Path, spec: str, dim: int, stack: ExitStack) -> Callable[[list[str]], dict[str, str]]:
     """ids -> stored sha256, from the store alone (one read-only connection; the FAISS file is not loaded)."""
-    if read_manifest(index) is None:
+    manifest = read_manifest(index)
+    if manifest is None:
         return lambda ids: {}
-    with Catalog.open(index, encoder=spec, dim=dim):  # provenance check: refuses another encoder's index now
-        pass
+    check_encoder(index, manifest, spec, dim)  # refuses another encoder's index now, before any work
     store = stack.enter_context(closing(CatalogStore(index / STORE, dim, readonly=True)))
     return store.known_hashes
 
@@ -249,6 +276,7 @@ def _run_wave(
     ingest_options: IngestOptions,
     options: RayOptions,
     batch: int,
+    options_fingerprint: str,
     progress: Callable[[int], None] | None,
 ) -> None:
     import logging
@@ -261,7 +289,8 @@ def _run_wave(
     ctx.enable_progress_bars = False
     ctx.verbose_stats_logs = False
     ctx.print_on_execution_start = False
-    ds = ray.data.from_items([{"task": t.to_json()} for t in todo], override_num_blocks=len(todo))
+    items = [{"task": t.to_json(), "fingerprint": task_fingerprint(t, options_fingerprint)} for t in todo]
+    ds = ray.data.from_items(items, override_num_blocks=len(todo))
     out = ds.map_batches(
         ShardEmbedder,
         fn_constructor_kwargs={

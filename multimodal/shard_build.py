@@ -44,6 +44,7 @@ def build_from_shards(
         cat = Catalog.open(
             folder, encoder=encoder, dim=dim, writable=True, create=True, index_params=params, training=training
         )
+        cat.commit()  # the trained (empty) index is on disk before any item: a killed build resumes with it
     else:
         cat = Catalog.open(folder, encoder=encoder, dim=dim, writable=True)
     with cat:

@@ -27,6 +27,7 @@ from retrieval.records import ItemRecord
 SHARD_GLOB = "shard-*.parquet"
 FAILED_KEY = b"sceneqa.failed"
 PLANNED_KEY = b"sceneqa.planned"
+FINGERPRINT_KEY = b"sceneqa.fingerprint"
 
 
 def shard_name(number: int) -> str:
@@ -45,6 +46,7 @@ class Shard:
     vectors: np.ndarray
     failed: list[tuple[str, str]]
     planned: tuple[str, ...] = ()
+    fingerprint: str = ""
 
     def records(self) -> list[ItemRecord]:
         out = []
@@ -79,7 +81,11 @@ def shard_bytes(shard: Shard, dim: int) -> bytes:
         }
     )
     table = table.replace_schema_metadata(
-        {FAILED_KEY: json.dumps(shard.failed).encode(), PLANNED_KEY: json.dumps(list(shard.planned)).encode()}
+        {
+            FAILED_KEY: json.dumps(shard.failed).encode(),
+            PLANNED_KEY: json.dumps(list(shard.planned)).encode(),
+            FINGERPRINT_KEY: shard.fingerprint.encode(),
+        }
     )
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
@@ -135,22 +141,31 @@ def iter_shard_parts(path: Path, rows: int = 4096) -> Iterator[Shard]:
         yield Shard([], [], [], [], np.zeros((0, dim), np.float32), failed, planned)
 
 
-def planned_ids(path: Path) -> tuple[str, ...] | None:
-    """The ids a shard file was planned to hold, from its footer; None if the file is unreadable."""
+def _footer(path: Path) -> dict[bytes, bytes] | None:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.read_schema(path).metadata or {}
+        return pq.read_schema(path).metadata or {}
     except Exception:  # pyarrow's ArrowInvalid / OSError family: a damaged file
         return None
-    return tuple(json.loads(meta.get(PLANNED_KEY, b"[]")))
+
+
+def planned_ids(path: Path) -> tuple[str, ...] | None:
+    """The ids a shard file was planned to hold, from its footer; None if the file is unreadable."""
+    meta = _footer(path)
+    return None if meta is None else tuple(json.loads(meta.get(PLANNED_KEY, b"[]")))
+
+
+def shard_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the task a shard was made from (see ``ray_ingest.task_fingerprint``); None if
+    the file is unreadable."""
+    meta = _footer(path)
+    return None if meta is None else meta.get(FINGERPRINT_KEY, b"").decode()
 
 
 def shard_rows(path: Path) -> int:
     """Rows in a shard, from the Parquet footer (no data read)."""
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
+    return _parquet(path).metadata.num_rows
 
 
 def list_shards(folder: Path) -> list[Path]:

@@ -215,7 +215,8 @@ def test_ray_engine_equals_local_and_resumes_after_a_kill(tmp_path, cache_dir, c
 
 @pytest.mark.slow
 def test_ray_address_joins_a_running_cluster(tmp_path, cache_dir, catalog_csv):
-    """`ray start --head` here, then `--ray-address auto`: the cluster path (joining, not starting, Ray)."""
+    """`ray start --head` here, then `--ray-address auto`: the cluster path (joining, not starting, Ray).
+    Ends with `ray stop --force`, which stops every Ray of this user on the machine: CI runs one suite at a time."""
     pytest.importorskip("ray")
     import socket
 
@@ -271,3 +272,66 @@ def test_ray_address_joins_a_running_cluster(tmp_path, cache_dir, catalog_csv):
         assert bad.returncode != 0 and "cannot reach the Ray cluster at 127.0.0.1:1" in bad.stderr
     finally:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def test_shard_cleanup_touches_only_shard_files(tmp_path):
+    from multimodal.ray_ingest import SPEC_FILE, _check_shard_spec, _remove_shards
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the user's own file")
+    _check_shard_spec(folder, {"encoder": "a"})
+    put(folder / shard_name(0), shard_bytes(synthetic_shard(np.random.default_rng(0), 0, 3, 4), 4))
+    (folder / ".shard-000001.parquet.x1y2.tmp").write_bytes(b"half")  # left by a kill mid-write
+    _check_shard_spec(folder, {"encoder": "b"})  # another encoder: the stale shards go
+    assert sorted(p.name for p in folder.iterdir()) == sorted([SPEC_FILE, "notes.txt"])
+    _remove_shards(folder)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "shards"
+    _check_shard_spec(empty, {"encoder": "a"})
+    _remove_shards(empty)
+    assert not empty.exists()
+
+
+def test_an_interrupted_ivfpq_build_resumes(tmp_path, monkeypatch):
+    """The trained, empty IVF-PQ index is committed before any item: a build that dies midway is rerun with
+    the same quantizer and completes."""
+    import multimodal.shard_build as sb
+
+    rng = np.random.default_rng(3)
+    dim, per = 16, 1200
+    paths = [tmp_path / "s" / shard_name(k) for k in range(4)]
+    for k, p in enumerate(paths):
+        put(p, shard_bytes(synthetic_shard(rng, k * per, per, dim), dim))
+    real = sb.iter_shard_parts
+
+    def dies_at_the_first(path, rows):
+        if path == paths[0]:
+            raise RuntimeError("killed")
+        return real(path, rows)
+
+    monkeypatch.setattr(sb, "iter_shard_parts", dies_at_the_first)
+    with pytest.raises(RuntimeError, match="killed"):
+        build_from_shards(
+            tmp_path / "idx", paths, encoder="bench:shards", dim=dim, index_type="ivfpq", commit_every_shards=1
+        )
+    monkeypatch.setattr(sb, "iter_shard_parts", real)
+    done = build_from_shards(tmp_path / "idx", paths, encoder="bench:shards", dim=dim, index_type="ivfpq")
+    assert done.count == 4 * per and done.index_type == "ivfpq" and done.added == 4 * per
+
+
+def test_reused_shards_must_match_their_task_exactly(tmp_path):
+    from multimodal.ray_ingest import _done, _options_fingerprint, task_fingerprint
+
+    row = SourceRow(id="a", image="/x/a.jpg", metadata={"colour": "red"}, where="c.csv:2")
+    task = ShardTask(0, (row,), ("",))
+    opts = _options_fingerprint(IngestOptions(), 8)
+    shard = synthetic_shard(np.random.default_rng(0), 0, 1, 4)
+    from dataclasses import replace
+
+    put(tmp_path / shard_name(0), shard_bytes(replace(shard, fingerprint=task_fingerprint(task, opts)), 4))
+    assert _done(tmp_path, task, opts)
+    changed_meta = ShardTask(0, (SourceRow(id="a", image="/x/a.jpg", metadata={"colour": "blue"}, where="c"),), ("",))
+    assert not _done(tmp_path, changed_meta, opts)
+    assert not _done(tmp_path, ShardTask(0, (row,), ("f00d",)), opts)  # the index changed since
+    assert not _done(tmp_path, task, _options_fingerprint(IngestOptions(allow_urls=True), 8))
