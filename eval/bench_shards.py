@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ def write_synthetic_shards(folder: Path, n: int, dim: int, rows: int) -> list[Pa
 
 
 def build_child(shards: Path, index: Path, dim: int, kind: str) -> dict[str, float]:
-    """Run the build in a child process; its peak RSS from the kernel, plus RSS sampled every 0.5 s."""
+    """Run the build in a child process; its peak RSS (the child's own ``VmHWM``), plus RSS sampled every 0.5 s."""
     cmd = [sys.executable, "-m", "eval.bench_shards", "build", str(shards), str(index), str(dim), kind]
     samples: list[float] = []
     t0 = time.perf_counter()
@@ -74,12 +73,10 @@ def build_child(shards: Path, index: Path, dim: int, kind: str) -> dict[str, flo
     t.join()
     if proc.returncode:
         raise RuntimeError(f"build failed: {err[-2000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "seconds": time.perf_counter() - t0,
-        "peak_rss_mb": peak_kb / 1024,
         "sampled_max_mb": max(samples) if samples else float("nan"),
-        **json.loads(out.strip().splitlines()[-1]),
+        **json.loads(out.strip().splitlines()[-1]),  # includes the child's own peak_rss_mb
     }
 
 
@@ -88,7 +85,10 @@ def _child_build(shards: str, index: str, dim: str, kind: str) -> None:
     from retrieval.shards import list_shards
 
     s = build_from_shards(Path(index), list_shards(Path(shards)), encoder="bench:shards", dim=int(dim), index_type=kind)
-    print(json.dumps({"count": s.count, "index_type": s.index_type, "added": s.added}))
+    # VmHWM: this process image's resident high-water mark (ru_maxrss would carry the forking parent's over exec)
+    hwm = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    peak_mb = int(hwm.split()[1]) / 1024
+    print(json.dumps({"count": s.count, "index_type": s.index_type, "added": s.added, "peak_rss_mb": peak_mb}))
 
 
 def index_recall(index: Path, dim: int, shards: list[Path], queries: int) -> dict[str, float]:
@@ -161,7 +161,7 @@ def part_throughput(args: argparse.Namespace, config, tmp: Path) -> list[dict[st
     from multimodal.encoders.base import EncoderOptions
     from multimodal.encoders.factory import create_encoder
     from multimodal.ingest import IngestOptions, ingest
-    from multimodal.ray_ingest import EncoderRecipe, RayOptions, _init_ray, ray_ingest
+    from multimodal.ray_ingest import EncoderRecipe, RayOptions, init_ray, ray_ingest
     from multimodal.runtime import resolve_runtime
     from retrieval.catalog import Catalog
 
@@ -181,7 +181,7 @@ def part_throughput(args: argparse.Namespace, config, tmp: Path) -> list[dict[st
     recipe = EncoderRecipe(encoder.spec, runtime, options)
     ray_opts = RayOptions(num_workers=args.workers, shard_size=args.batch * 2)
     t0 = time.perf_counter()
-    _init_ray(ray_opts)
+    init_ray(ray_opts)
     started = time.perf_counter() - t0
     try:
         t1 = time.perf_counter()

@@ -188,7 +188,7 @@ def ray_ingest(
                 progress(sum(len(t.rows) for t in wave) - sum(len(t.rows) for t in todo))
             skipped += len(wave) - len(todo)
             if todo and not ray.is_initialized():
-                _init_ray(ray_options)
+                init_ray(ray_options)
                 stack.callback(ray.shutdown)
             if todo:
                 _run_wave(todo, folder, recipe, ingest_options, ray_options, batch, fingerprint, progress)
@@ -228,15 +228,14 @@ def _known_hashes_reader(index: Path, spec: str, dim: int, stack: ExitStack) -> 
     return store.known_hashes
 
 
-def _init_ray(options: RayOptions) -> None:
+def init_ray(options: RayOptions) -> None:
+    """Start a local Ray (``address=None``) or join a cluster, quietly; fails fast on an unreachable one."""
     import logging
     import os
 
     import ray
 
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's warnings, on stderr otherwise
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     kwargs: dict[str, object] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if options.address:
         _check_reachable(options.address)

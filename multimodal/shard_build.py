@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from multimodal.ingest import IngestSummary, settle_index_type
 from retrieval.catalog import Catalog
 from retrieval.manifest import read_manifest
@@ -69,7 +71,6 @@ def build_from_shards(
     return summary
 
 
-def _unchanged(shard):
-    import numpy as np
-
+def _unchanged(shard) -> np.ndarray:
+    """Rows stored before with the same content (NaN vector: nothing was embedded for them)."""
     return np.isnan(shard.vectors[:, 0]) if len(shard.ids) else np.zeros(0, bool)

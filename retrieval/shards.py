@@ -172,12 +172,6 @@ def list_shards(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob(SHARD_GLOB))
 
 
-def iter_shards(paths: Sequence[Path], rows: int = 4096) -> Iterator[Shard]:
-    """Every shard in order, in parts of ``rows`` items."""
-    for path in paths:
-        yield from iter_shard_parts(path, rows)
-
-
 def sample_vectors(paths: Sequence[Path], n: int, seed: int = 0) -> np.ndarray:
     """About ``n`` embedded vectors drawn uniformly across shards (seeded), reading only the vector column
     a batch at a time: memory is the sample plus one batch."""

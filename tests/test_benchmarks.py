@@ -149,3 +149,29 @@ def test_bench_serve_runs(capsys, cache_dir):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and report["errors"] == 0 and set(report["endpoints"]) == {"search", "classify", "ask"}
     assert report["rss_after_mb"] > 0
+
+
+def test_bench_shards_memory_part_runs(capsys, cache_dir):
+    code = main(
+        [
+            "--cache-dir",
+            str(cache_dir),
+            "bench",
+            "shards",
+            "--n",
+            "6000",
+            "--dim",
+            "32",
+            "--shard-rows",
+            "2000",
+            "--queries",
+            "20",
+            "--images",
+            "0",
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    mem = report["memory"]
+    assert code == 0 and mem["count"] == 6000 and mem["index_type"] == "ivfpq"
+    assert 0 < mem["peak_rss_mb"] < 2048 and mem["recall_at_10"] > 0.5
