@@ -1,235 +1,167 @@
 """The HTTP API (FastAPI): /v1/classify, /v1/search, /v1/ask (server-sent events when streaming),
 /v1/items (POST, DELETE), /v1/index, /healthz. Images come as multipart uploads or base64 in JSON;
-responses are shaped like the CLI's ``--json``; no endpoint reads a server path a client names."""
+responses are shaped like the CLI's ``--json``; no endpoint reads a server path a client names.
+
+Every model call goes through :class:`demos.model_calls.ModelCalls` (one gate for the server, deadlines that
+stop work, 503 when the line is full); the event loop only parses requests and writes responses."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import hmac
 import json
-import threading
-from collections.abc import Callable
+from dataclasses import replace
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 
+from demos.api_payload import contexts_of, read_payload
 from demos.catalog_handle import CatalogHandle
+from demos.model_calls import ModelCalls
 from demos.web_config import WebConfig
 from multimodal.ask import AskRequest, ask, ask_stream
 from multimodal.classify import classify_sources
-from multimodal.context_files import load_context_bytes
+from multimodal.context_files import MAX_CONTEXT_BYTES, load_context_bytes
 from multimodal.errors import SceneQAError
+from multimodal.images import check_pixel_budget
+from multimodal.questions import parse_question
 from multimodal.search import SearchRequest, search_catalog
 from multimodal.services import Services
 from multimodal.zeroshot import ZeroShotOptions
-from retrieval.errors import CatalogError
+
+API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class Payload:
-    """Fields and uploaded files of a request, from JSON (base64 images) or multipart form data."""
-
-    def __init__(self, fields: dict, files: list[tuple[str, str, bytes]]) -> None:
-        self.fields = fields
-        self.files = files  # (form field, filename, bytes)
-
-    def images(self, key: str = "image") -> list[tuple[str, bytes]]:
-        out = [(name, data) for field, name, data in self.files if field in (key, f"{key}s")]
-        raw = self.fields.get(key) or self.fields.get(f"{key}s") or []
-        for i, b64 in enumerate(raw if isinstance(raw, list) else [raw]):
-            if not isinstance(b64, str):
-                raise HTTPException(400, f"{key}: expected base64 text")
-            try:
-                out.append((f"{key}-{i + 1}", base64.b64decode(b64.split(",", 1)[-1], validate=True)))
-            except (binascii.Error, ValueError):
-                raise HTTPException(
-                    400,
-                    f"{key}: not valid base64 (send the file bytes base64-encoded, or upload "
-                    "it as multipart/form-data)",
-                ) from None
-        return out
-
-
-async def read_payload(request: Request, limit: int) -> Payload:
-    length = int(request.headers.get("content-length") or 0)
-    if length > limit:
-        raise HTTPException(413, f"request of {length / 2**20:.1f} MB is over the {limit / 2**20:.1f} MB upload limit")
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form(max_files=16, max_fields=64)
-        fields, files, total = {}, [], 0
-        for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                data = await value.read(limit + 1)
-                total += len(data)
-                if total > limit:
-                    raise HTTPException(413, f"uploads are over the {limit / 2**20:.1f} MB limit")
-                files.append((key, value.filename or key, data))
-            else:
-                fields[key] = _form_value(fields.get(key), value)
-        return Payload(fields, files)
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(413, f"request is over the {limit / 2**20:.1f} MB upload limit")
-    try:
-        data = json.loads(body or b"{}")
-    except json.JSONDecodeError as exc:
-        raise HTTPException(400, f"the body is not JSON ({exc.msg}); send JSON or multipart/form-data") from None
-    if not isinstance(data, dict):
-        raise HTTPException(400, "the JSON body must be an object")
-    return Payload(data, [])
-
-
-def _form_value(previous, value: str):
-    if previous is None:
-        return value
-    return (previous if isinstance(previous, list) else [previous]) + [value]
-
-
-def _flag(value, default: bool = False) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _labels(value) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return str(value or "").split(",")
-
-
-def create_api(
-    services: Services,
-    catalog: CatalogHandle,
-    config: WebConfig,
-    gate: threading.BoundedSemaphore,
-) -> APIRouter:
+def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, calls: ModelCalls) -> APIRouter:
     router = APIRouter()
+    limit = config.max_upload_bytes
 
     def authorize(request: Request) -> None:
         sent = request.headers.get("authorization", "").encode()
         if config.api_token and not hmac.compare_digest(sent, f"Bearer {config.api_token}".encode()):
             raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'")
 
-    async def work(fn: Callable, *args):
-        """Run model work in a thread, one gate for the whole server, bounded in time."""
-
-        def gated():
-            with gate:
-                return fn(*args)
-
-        try:
-            return await asyncio.wait_for(run_in_threadpool(gated), timeout=config.request_timeout_s)
-        except TimeoutError:
-            raise HTTPException(504, f"the request took longer than {config.request_timeout_s:.0f} s") from None
-        except SceneQAError as exc:
-            status = 404 if isinstance(exc, CatalogError) and "empty" in str(exc) else 400
-            raise HTTPException(status, str(exc)) from None
+    def pixel_check(images: list[tuple[str, bytes]]) -> None:
+        check_pixel_budget(
+            [d for _, d in images],
+            config.max_request_megapixels,
+            names=[n for n, _ in images],
+            per_image_max=services.config.image_limits.max_pixels,
+        )
 
     @router.get("/healthz")
     async def healthz():
+        """Never waits for a model or the disk beyond one stat."""
         return {
             "status": "ok",
             "tier": services.tier.tier,
             "encoder": services.encoder.spec,
             "answerer": services.answerer_spec,
             "index": catalog.exists(),
+            "models": calls.gate.stats(),
         }
 
     auth = [Depends(authorize)]
 
     @router.post("/v1/classify", dependencies=auth)
     async def classify(request: Request):
-        p = await read_payload(request, config.max_upload_bytes)
+        p = await read_payload(request, limit)
         images = p.images()
         if not images:
             raise HTTPException(400, "no image: send 'image' as a multipart file or base64 in JSON")
         options = ZeroShotOptions(
-            multi_label=_flag(p.fields.get("multi_label")),
-            top_k=int(p.fields.get("top_k", 5)),
-            threshold=float(p.fields.get("threshold", 0.5)),
+            multi_label=p.flag("multi_label"),
+            top_k=p.number("top_k", 5, int, 1, 1000),
+            threshold=p.number("threshold", 0.5, float, 0.0, 1.0),
         )
+        labels = p.labels()
         names = [n for n, _ in images]
-        results = await work(
-            lambda: classify_sources(
-                services, [d for _, d in images], _labels(p.fields.get("labels")), options, names=names
-            )
-        )
-        rows = [r.as_dict(services) for r in results]
+
+        def run():
+            pixel_check(images)
+            results = classify_sources(services, [d for _, d in images], labels, options, names=names)
+            return [r.as_dict(services) for r in results]
+
+        rows = await calls.run(run, what="classify", receive=request.receive)
         return rows[0] if len(rows) == 1 else {"results": rows}
 
     @router.post("/v1/search", dependencies=auth)
     async def search(request: Request):
-        p = await read_payload(request, config.max_upload_bytes)
+        p = await read_payload(request, limit)
         images = p.images()
-        filters = p.fields.get("filters") or p.fields.get("filter") or []
-        req = (
-            SearchRequest(
-                text=p.fields.get("text") or None,
-                image=images[0][1] if images else None,
-                image_name=images[0][0] if images else None,
-                like=p.fields.get("like") or None,
-                weight=float(p.fields.get("weight", 0.5)),
-                negative=p.fields.get("negative") or None,
-                filters=tuple(filters if isinstance(filters, list) else [filters]),
-                k=int(p.fields.get("k", 10)),
-                hybrid=_flag(p.fields.get("hybrid")),
-            )
-            if (p.fields.get("text") or images or p.fields.get("like"))
-            else None
-        )
-        if req is None:
+        text, like = p.text("text") or None, p.text("like", limit=200) or None
+        if not (text or images or like):
             raise HTTPException(400, "nothing to search for: give text, image or like")
-        response = await work(lambda: search_catalog(services, catalog.reader(), req))
+        req = SearchRequest(
+            text=text,
+            image=images[0][1] if images else None,
+            image_name=images[0][0] if images else None,
+            like=like,
+            weight=p.number("weight", 0.5, float, 0.0, 1.0),
+            negative=p.text("negative") or None,
+            filters=p.filters(),
+            k=p.number("k", 10, int, 1, 1000),
+            hybrid=p.flag("hybrid"),
+        )
+
+        def run():
+            pixel_check(images[:1])
+            return search_catalog(services, catalog.reader(), req)
+
+        response = await calls.run(run, what="search", receive=request.receive)
         for hit in response["results"]:
             hit["image"] = f"/v1/items/{hit['id']}/image"  # served from the catalog, never a server path
+        response["query"]["index"] = catalog.folder.name
         return response
 
     @router.post("/v1/ask", dependencies=auth)
     async def ask_endpoint(request: Request):
-        p = await read_payload(request, config.max_upload_bytes)
+        p = await read_payload(request, limit)
+        question = p.text("question", "") or ""
+        parse_question(question)  # a bad question is refused before any context is read
         images = p.images()
-        contexts = [(name, data) for field, name, data in p.files if field in ("context", "contexts")]
-        for i, item in enumerate(p.fields.get("contexts") or []):
-            if isinstance(item, dict):
-                contexts.append((str(item.get("name", f"context-{i + 1}.txt")), str(item.get("text", "")).encode()))
+        contexts = contexts_of(p, MAX_CONTEXT_BYTES)
         req = AskRequest(
-            question=str(p.fields.get("question", "")),
+            question=question,
             images=tuple(d for _, d in images),
             image_names=tuple(n for n, _ in images),
-            context_text=p.fields.get("context_text"),
+            context_text=p.text("context_text", limit=MAX_CONTEXT_BYTES),
         )
-        use_catalog = _flag(p.fields.get("use_catalog")) and catalog.exists()
-        chunks = [c for name, data in contexts for c in load_context_bytes(data, name)]
+        use_catalog = p.flag("use_catalog") and catalog.exists()
+
+        def prepared() -> AskRequest:  # runs in the worker: reading and chunking records is CPU work
+            pixel_check(images)
+            chunks = [c for name, data in contexts for c in load_context_bytes(data, name)]
+            return replace(req, preloaded_chunks=tuple(chunks)) if chunks else req
 
         def run():
-            return ask(services, _with_chunks(req, chunks), catalog.reader() if use_catalog else None).as_dict()
+            return ask(services, prepared(), catalog.reader() if use_catalog else None).as_dict()
 
-        if not _flag(p.fields.get("stream")):
-            return await work(run)
+        if not p.flag("stream"):
+            return await calls.run(run, what="ask", receive=request.receive)
 
-        def events():
-            with gate:
-                try:
-                    for piece in ask_stream(
-                        services, _with_chunks(req, chunks), catalog.reader() if use_catalog else None
-                    ):
-                        if isinstance(piece, str):
-                            yield f"event: token\ndata: {json.dumps({'text': piece})}\n\n"
-                        else:
-                            yield f"event: answer\ndata: {json.dumps(piece.as_dict())}\n\n"
-                except SceneQAError as exc:
-                    yield f"event: error\ndata: {json.dumps({'error': str(exc)})}\n\n"
+        def pieces():
+            return ask_stream(services, prepared(), catalog.reader() if use_catalog else None)
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        async def events():
+            try:
+                async for piece in calls.stream(pieces, what="ask"):
+                    if isinstance(piece, str):
+                        yield f"event: token\ndata: {json.dumps({'text': piece})}\n\n"
+                    else:
+                        yield f"event: answer\ndata: {json.dumps(piece.as_dict())}\n\n"
+            except SceneQAError as exc:
+                yield f"event: error\ndata: {json.dumps({'error': calls_scrub(exc)})}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    def calls_scrub(exc: Exception) -> str:
+        return str(exc).replace(str(catalog.folder), "<index>")
 
     @router.post("/v1/items", dependencies=auth)
     async def add_items(request: Request):
-        p = await read_payload(request, config.max_upload_bytes)
+        p = await read_payload(request, limit)
         images = p.images()
         if not images:
             raise HTTPException(400, "no image: send one or more 'image' files (or base64 'images' in JSON)")
@@ -239,51 +171,56 @@ def create_api(
                 meta = json.loads(meta)
             except json.JSONDecodeError:
                 raise HTTPException(400, "metadata: expected a JSON object") from None
-        if p.fields.get("id"):
-            meta = {**meta, "id": p.fields["id"]}
-        summary = await work(catalog.add_uploads, images, meta)
+        if not isinstance(meta, dict):
+            raise HTTPException(400, "metadata: expected a JSON object")
+        item_id = p.fields.get("id")
+        if item_id is not None and not isinstance(item_id, str | int):
+            raise HTTPException(400, "id: expected text")
+        replace_flag = p.flag("replace")
+
+        def run():
+            pixel_check(images)
+            return catalog.add_uploads(
+                images, meta, item_id=None if item_id is None else str(item_id), replace=replace_flag
+            )
+
+        summary = await calls.run(run, write=True, what="the add", receive=request.receive)
         return summary.as_dict()
 
     @router.delete("/v1/items/{item_id}", dependencies=auth)
     async def remove_item(item_id: str):
-        removed = await work(catalog.remove, [item_id])
+        removed = await calls.run(lambda: catalog.remove([item_id]), write=True, what="the removal")
         if not removed:
-            raise HTTPException(404, f"no item {item_id!r} in the catalog")
+            raise HTTPException(404, f"no item {item_id[:200]!r} in the catalog")
         return {"removed": list(removed)}
 
     @router.get("/v1/items/{item_id}/image", dependencies=auth)
     async def item_image(item_id: str):
-        try:
-            return FileResponse(catalog.image_path(item_id))
-        except CatalogError as exc:
-            raise HTTPException(404, str(exc)) from None
+        path, media_type = await run_in_threadpool(catalog.image_file, item_id)
+        return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
 
     @router.get("/v1/index", dependencies=auth)
     async def index_info():
         if not catalog.exists():
-            return {"count": 0, "folder": str(catalog.folder), "encoder": services.encoder.spec}
-        info = await work(lambda: catalog.reader().info())
-        return info
+            return {"count": 0, "folder": catalog.folder.name, "encoder": services.encoder.spec}
+        info = await run_in_threadpool(lambda: catalog.reader().info())
+        return {**info, "folder": catalog.folder.name}
+
+    @router.api_route("/v1/{rest:path}", methods=API_METHODS, include_in_schema=False)
+    async def unknown_route(request: Request, rest: str):
+        """Wrong method on a /v1 route: 405 with ``Allow``; no such route: 404 (the UI mount would say 404)."""
+        allowed = set()
+        for route in router.routes:
+            if getattr(route, "path", "").startswith("/v1/") and route.path != "/v1/{rest:path}":
+                match, _ = route.matches({**request.scope, "method": "__none__"})
+                if match != Match.NONE:
+                    allowed |= set(getattr(route, "methods", ()) or ())
+        if allowed:
+            raise HTTPException(
+                405,
+                f"{request.method} is not allowed here; use {', '.join(sorted(allowed))}",
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
+        raise HTTPException(404, f"no API route /v1/{rest[:100]}; see /docs")
 
     return router
-
-
-def _with_chunks(req: AskRequest, chunks) -> AskRequest:
-    """Uploaded context arrives as bytes; pass it on as pasted text per file (locators keep the file name)."""
-    if not chunks:
-        return req
-    from dataclasses import replace
-
-    return replace(req, preloaded_chunks=tuple(chunks))
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Errors as ``{"error": message}``: ours (bad input) 400, HTTP ones with their status."""
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-
-    @app.exception_handler(SceneQAError)
-    async def our_error(request: Request, exc: SceneQAError):
-        return JSONResponse({"error": str(exc)}, status_code=400)

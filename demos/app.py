@@ -1,17 +1,23 @@
-"""The Gradio app: ``build_demo(services, catalog, gate)`` -> ``gr.Blocks`` with Ask, Search, Classify and
-Catalog tabs and a banner naming the tier and models. Handlers call the same use cases as the CLI, turn our
-errors into ``gr.Error``, hold the shared model gate, and keep per-session data in ``gr.State``."""
+"""The Gradio app: ``build_demo(services, catalog, gate, upload_root=...)`` -> ``gr.Blocks`` with Ask, Search,
+Classify and Catalog tabs and a banner naming the tier and models. Handlers call the same use cases as the CLI,
+read only files inside the app's upload folder (:func:`demos.upload_guard.confine`), run model work through the
+shared :class:`ModelGate` under a per-call deadline, turn our errors into ``gr.Error`` (others into a generic
+message), and keep per-session data in ``gr.State``."""
 
 from __future__ import annotations
 
-import threading
+from contextlib import closing
 from pathlib import Path
 
 import gradio as gr
 
 from demos.catalog_handle import CatalogHandle
+from demos.gate import ModelGate
 from demos.render import answer_markdown, evidence_html, item_caption
-from multimodal.errors import SceneQAError
+from demos.ui_errors import ui_errors
+from demos.upload_guard import confine, use_upload_folder
+from multimodal.deadline import Deadline
+from multimodal.errors import ConfigError, SceneQAError
 
 CONTEXT_TYPES = [".txt", ".log", ".csv", ".jsonl", ".md"]
 EXAMPLE_LOG = """2026-03-01 08:02 shift start, operator A. Koch
@@ -54,68 +60,89 @@ def write_examples(folder: Path) -> list[list]:
 
 
 def build_demo(
-    services, catalog: CatalogHandle, gate: threading.BoundedSemaphore, examples_dir: Path | None = None
+    services,
+    catalog: CatalogHandle,
+    gate: ModelGate,
+    examples_dir: Path | None = None,
+    *,
+    upload_root: Path,
+    request_timeout_s: float = 120.0,
 ) -> gr.Blocks:
+    """upload_root: the app's own upload folder (created; Gradio's uploads and cached copies go there, and
+    handlers read no file outside it); examples_dir: where the Ask tab's example files are written, inside
+    ``upload_root`` (None: no examples); request_timeout_s: limit of each handler call, waiting included."""
     from multimodal.ask import AskRequest, ask_stream
     from multimodal.classify import classify_sources
     from multimodal.context_files import load_context_file
     from multimodal.search import SearchRequest, search_catalog
     from multimodal.zeroshot import ZeroShotOptions
 
-    def guarded(fn):
-        def run(*args, **kwargs):
-            try:
-                with gate:
-                    return fn(*args, **kwargs)
-            except SceneQAError as exc:
-                raise gr.Error(str(exc)) from None
+    root = use_upload_folder(upload_root)  # before any component exists: each reads it when constructed
+    if examples_dir is not None and not Path(examples_dir).resolve().is_relative_to(root):
+        raise ConfigError(
+            f"examples folder {examples_dir} is outside the upload folder {root}; the UI reads only files inside "
+            f"it: pass a folder under it (e.g. {root / 'examples'})"
+        )
+    handler = ui_errors([root, catalog.folder])
 
-        return run
+    def deadline() -> Deadline:
+        return Deadline(request_timeout_s, "the UI request")
+
+    def gated(fn, *args, write: bool = False, **kwargs):
+        return gate.run(lambda: fn(*args, **kwargs), deadline(), write=write)
+
+    def uploaded(paths) -> list[Path]:
+        return [confine(p if isinstance(p, str) else p.name, root) for p in (paths or [])]
 
     # ---- Ask ---------------------------------------------------------------------------------------------
 
+    @handler
     def do_ask(images, question, context_files, pasted, use_catalog):
-        images = [p if isinstance(p, str) else p.name for p in (images or [])]
-        files = [p if isinstance(p, str) else p.name for p in (context_files or [])]
-        try:
-            chunks = [c for f in files for c in load_context_file(Path(f))]
-            sources = {Path(f).name: Path(f).read_text(encoding="utf-8", errors="replace") for f in files}
-            if pasted:
-                sources["pasted"] = pasted
-            req = AskRequest(
-                question=question or "",
-                images=tuple(Path(p) for p in images),
-                image_names=tuple(Path(p).name for p in images),
-                context_text=pasted or None,
-                preloaded_chunks=tuple(chunks),
-            )
-            text = ""
-            with gate:
-                reader = catalog.reader() if use_catalog and catalog.exists() else None
-                for piece in ask_stream(services, req, reader):
-                    if isinstance(piece, str):
-                        text += piece
-                        yield text, "", [], ""
-                    else:
-                        a = piece.answer
-                        items = [
-                            (_thumb(str(catalog.image_path(c.locator.split(":", 1)[1]))), c.text[:80])
-                            for c in a.citations
-                            if c.kind == "item"
-                        ]
-                        ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
-                        yield answer_markdown(a), evidence_html(a, sources), items, ocr
-        except SceneQAError as exc:
-            raise gr.Error(str(exc)) from None
+        images = uploaded(images)
+        files = uploaded(context_files)
+        chunks = [c for f in files for c in load_context_file(f)]
+        sources = {f.name: f.read_text(encoding="utf-8", errors="replace") for f in files}
+        if pasted:
+            sources["pasted"] = pasted
+        req = AskRequest(
+            question=question or "",
+            images=tuple(images),
+            image_names=tuple(p.name for p in images),
+            context_text=pasted or None,
+            preloaded_chunks=tuple(chunks),
+        )
+
+        def start():
+            reader = catalog.reader() if use_catalog and catalog.exists() else None
+            return ask_stream(services, req, reader)
+
+        text = ""
+        # the gate is held by the stream's worker thread only, never across this generator's yield; closing
+        # this generator (client gone) cancels the worker and frees the slot
+        with closing(gate.stream(start, deadline())) as pieces:
+            for piece in pieces:
+                if isinstance(piece, str):
+                    text += piece
+                    yield text, "", [], ""
+                else:
+                    a = piece.answer
+                    items = [
+                        (_thumb(str(catalog.image_path(c.locator.split(":", 1)[1]))), c.text[:80])
+                        for c in a.citations
+                        if c.kind == "item"
+                    ]
+                    ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
+                    yield answer_markdown(a), evidence_html(a, sources), items, ocr
 
     # ---- Search ------------------------------------------------------------------------------------------
 
     def run_search(text, image, weight, negative, filters_text, k, hybrid, like=None):
         filters = tuple(f.strip() for f in (filters_text or "").splitlines() if f.strip())
+        image = confine(image, root) if image else None
         req = SearchRequest(
             text=text or None,
-            image=image or None,
-            image_name=Path(image).name if image else None,
+            image=image,
+            image_name=image.name if image else None,
             like=like,
             weight=weight,
             negative=negative or None,
@@ -123,7 +150,7 @@ def build_demo(
             k=int(k),
             hybrid=bool(hybrid) and bool(text),
         )
-        response = search_catalog(services, catalog.reader(), req)
+        response = gated(lambda: search_catalog(services, catalog.reader(), req))
         hits = response["results"]
         gallery = [(_thumb(h["image"]), item_caption(h)) for h in hits]
         records = [{k: v for k, v in h.items() if k != "image"} for h in hits]  # no server paths to clients
@@ -131,26 +158,31 @@ def build_demo(
 
     widgets = filter_widget_specs(catalog)
 
+    @handler
     def do_search(text, image, weight, negative, filters_text, k, hybrid, *widget_values):
         extra = widget_filters(widgets, widget_values)
         combined = "\n".join([filters_text or "", *extra])
-        return guarded(run_search)(text, image, weight, negative, combined, k, hybrid)
+        return run_search(text, image, weight, negative, combined, k, hybrid)
 
-    def more_like(ids, k, evt: gr.SelectData):
-        if not ids:
-            raise gr.Error("run a search first")
-        return guarded(run_search)(None, None, 0.5, None, "", k, False, like=ids[evt.index])
+    @handler
+    def more_like(ids, k, evt: gr.EventData):
+        # gr.EventData, not gr.SelectData: Gradio builds a SelectData before calling us and crashes on an event
+        # sent without data ("'NoneType' object is not subscriptable"); here a bad selection is our error
+        data = getattr(evt, "_data", None)
+        item_id = selected_id(ids, data.get("index") if isinstance(data, dict) else None)
+        return run_search(None, None, 0.5, None, "", k, False, like=item_id)
 
     # ---- Classify ----------------------------------------------------------------------------------------
 
+    @handler
     def do_classify(image, labels, multi):
         import pandas as pd
 
         if not image:
             raise gr.Error("upload an image first")
-        res = guarded(classify_sources)(
-            services, [image], labels or "", ZeroShotOptions(multi_label=bool(multi), top_k=20)
-        )[0]
+        image = confine(image, root)
+        options = ZeroShotOptions(multi_label=bool(multi), top_k=20)
+        res = gated(classify_sources, services, [image], labels or "", options, names=[image.name])[0]
         if res.error:
             raise gr.Error(res.error)
         r = res.result
@@ -164,27 +196,34 @@ def build_demo(
 
     # ---- Catalog -----------------------------------------------------------------------------------------
 
+    @handler
     def catalog_info():
         if not catalog.exists():
             return "The catalog is empty."
-        info = guarded(lambda: catalog.reader().info())()
+        info = gated(lambda: catalog.reader().info())
         schema = ", ".join(f"{k} ({v})" for k, v in info["schema"].items()) or "none"
         return (
             f"**{info['count']} items**, index type `{info['index_type']}`, encoder `{info['encoder']}`, "
             f"{info['size_on_disk_bytes'] / 2**20:.1f} MB on disk.\n\nmetadata columns: {schema}"
         )
 
+    @handler
     def add_files(files, meta_json, catalog_file=None, progress=gr.Progress()):
         import json
 
-        files = [p if isinstance(p, str) else p.name for p in (files or [])]
+        files = uploaded(files)
         if not files:
             raise gr.Error("choose image files to add")
         if catalog_file:
-            path = Path(catalog_file if isinstance(catalog_file, str) else catalog_file.name)
-            uploads = [(Path(f).name, Path(f).read_bytes()) for f in files]
-            summary = guarded(catalog.add_catalog_file)(
-                path.name, path.read_bytes(), uploads, lambda n: progress(None, desc="indexing")
+            (path,) = uploaded([catalog_file])
+            uploads = [(f.name, f.read_bytes()) for f in files]
+            summary = gated(
+                catalog.add_catalog_file,
+                path.name,
+                path.read_bytes(),
+                uploads,
+                lambda n: progress(None, desc="indexing"),
+                write=True,
             )
             failed = "".join(f"\n- {w}: {r}" for w, r in summary.failed)
             return (
@@ -201,19 +240,20 @@ def build_demo(
             done[0] += n
             progress((done[0], len(files)), desc="indexing", unit="images")
 
-        uploads = [(Path(f).name, Path(f).read_bytes()) for f in files]
-        summary = guarded(catalog.add_uploads)(uploads, meta, tick)
+        uploads = [(f.name, f.read_bytes()) for f in files]
+        summary = gated(catalog.add_uploads, uploads, meta, tick, write=True)
         failed = "".join(f"\n- {w}: {r}" for w, r in summary.failed)
         return (
             f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
             f"duplicates {len(summary.duplicates)}, failed {len(summary.failed)}{failed}"
         ), catalog_info()
 
+    @handler
     def remove_ids(text):
         ids = [t.strip() for t in (text or "").replace(",", "\n").splitlines() if t.strip()]
         if not ids:
             raise gr.Error("enter item ids to remove")
-        removed = guarded(catalog.remove)(ids)
+        removed = gated(catalog.remove, ids, write=True)
         missing = [i for i in ids if i not in removed]
         return (f"removed {len(removed)}" + (f"; not found: {', '.join(missing)}" if missing else "")), catalog_info()
 
@@ -286,7 +326,8 @@ def build_demo(
                 [s_gallery, s_ids, s_json],
                 api_name="search",
             )
-            s_gallery.select(more_like, [s_ids, s_k], [s_gallery, s_ids, s_json])
+            # internal events: hidden from the API docs and clients (the browser calls them by fn_index)
+            s_gallery.select(more_like, [s_ids, s_k], [s_gallery, s_ids, s_json], api_name=False)
         with gr.Tab("Classify"):
             with gr.Row():
                 with gr.Column():
@@ -322,8 +363,23 @@ def build_demo(
             k_status = gr.Markdown()
             k_add.click(add_files, [k_files, k_meta, k_catalog], [k_status, k_info], api_name="add_items")
             k_remove.click(remove_ids, [k_ids], [k_status, k_info], api_name="remove_items")
-            k_refresh.click(catalog_info, None, k_info)
+            k_refresh.click(catalog_info, None, k_info, api_name=False)
+    for block in demo.blocks.values():  # Gradio's cached copies and outputs: inside the upload folder too
+        block.GRADIO_CACHE = str(root)
+    demo.GRADIO_CACHE = str(root)
     return demo
+
+
+def selected_id(ids, index) -> str:
+    """The id of the clicked result: ``ids[index]`` for a non-negative int index in range; our error otherwise
+    (a select event sent without a search, without an index, or with one from a stale gallery)."""
+    if not ids:
+        raise gr.Error("run a search first, then click a result")
+    if isinstance(index, (list, tuple)) and len(index) == 1:
+        index = index[0]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(ids):
+        raise gr.Error(f"select one of the {len(ids)} results shown (got selection {index!r}); search again")
+    return ids[index]
 
 
 def banner_markdown(services) -> str:

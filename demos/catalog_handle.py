@@ -1,149 +1,495 @@
-"""The server's view of one index folder: a read-only catalog reopened when another writer committed, and
-writes that take the folder's writer lock for their duration (so the CLI can write too)."""
+"""The server's view of one index folder: a read-only catalog reopened when a writer committed (readers never
+wait for a writer: ``_read_lock`` guards only that swap), and client writes that validate everything, then hold
+``_write_lock`` (and the folder's ``flock``, shared with the CLI) for their duration.
+
+Uploads are stored as ``INDEX/uploads/<sha256[:24]><suffix>``, the suffix from the detected format (never the
+client's file name), written only once the whole request validated. A file there that no item references is
+deleted by the write that left it, by ``remove``, and by ``collect_orphans`` when an existing catalog opens.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import io
+import logging
+import os
+import tempfile
 import threading
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from multimodal.catalog_sources import SourceRow
-from multimodal.images import ImageLimits, load_image
+from PIL import Image
+
+from multimodal.catalog_sources import CATALOG_SUFFIXES, SourceProblem, SourceRow, is_url, read_source
+from multimodal.errors import InvalidImageError
+from multimodal.images import ACCEPTED_FORMATS, ImageLimits, load_image
 from multimodal.ingest import IngestOptions, IngestSummary, ingest
 from multimodal.services import Services
 from retrieval.catalog import Catalog
-from retrieval.errors import CatalogError
+from retrieval.errors import CatalogEmptyError, InvalidItemIdError, ItemExistsError, ItemNotFoundError, SourceError
+from retrieval.item_ids import content_id, show_id, validate_item_id
+from retrieval.lock import WriterLock
 from retrieval.manifest import MANIFEST
 
+log = logging.getLogger(__name__)
+
 UPLOADS = "uploads"
-IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+#: Detected Pillow format -> stored file suffix and served media type.
+_FORMATS = (
+    ("JPEG", ".jpg", "image/jpeg"),
+    ("MPO", ".jpg", "image/jpeg"),  # a JPEG with extra frames (phone cameras)
+    ("PNG", ".png", "image/png"),
+    ("WEBP", ".webp", "image/webp"),
+    ("GIF", ".gif", "image/gif"),
+    ("BMP", ".bmp", "image/bmp"),
+    ("TIFF", ".tif", "image/tiff"),
+    ("AVIF", ".avif", "image/avif"),
+)
+IMAGE_SUFFIXES = {name: suffix for name, suffix, _ in _FORMATS}
+MEDIA_TYPES = {name: media for name, _, media in _FORMATS}
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One validated image waiting to be written and ingested (nothing is on disk yet)."""
+
+    id: str
+    data: bytes
+    suffix: str
+    metadata: Mapping[str, object]
+    where: str
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
 
 class CatalogHandle:
     def __init__(self, folder: Path, services: Services) -> None:
         self.folder = Path(folder)
         self.services = services
-        self._lock = threading.RLock()
+        self._uploads = Path(os.path.abspath(self.folder)) / UPLOADS
+        self._read_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._reader: Catalog | None = None
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        if self.exists():
+            try:
+                if collected := self.collect_orphans():
+                    log.info("%s: deleted %d uploaded files no item references", folder, collected)
+            except Exception as exc:  # housekeeping must not keep the server from starting
+                log.warning("%s: orphaned uploads not collected (%s); retried at the next start", folder, exc)
 
     def exists(self) -> bool:
         return (self.folder / MANIFEST).exists()
 
+    # ---- reads: never wait for a writer ---------------------------------------------------------------------
+
     def reader(self) -> Catalog:
-        """The last committed state (reopened when the manifest changed)."""
-        with self._lock:
-            stamp = (self.folder / MANIFEST).stat().st_mtime if self.exists() else None
-            if stamp is None:
-                raise CatalogError(
-                    f"{self.folder}: the catalog is empty; add images in the Catalog tab or with `sceneqa index add`"
-                )
+        """The last committed state (reopened when the manifest changed). Raises CatalogEmptyError when the folder
+        holds no catalog yet."""
+        stamp = self._manifest_stamp()
+        if stamp is None:
+            raise CatalogEmptyError(
+                "the catalog is empty: add images in the Catalog tab, with POST /v1/items, or with `sceneqa index add`"
+            )
+        with self._read_lock:
             if self._reader is None or stamp != self._stamp:
-                if self._reader is not None:
-                    self._reader.close()
                 enc = self.services.encoder
+                # The replaced reader is not closed: a search in another thread may still hold it; it is
+                # closed (its SQLite connection finalised) when the last reference goes.
                 self._reader = Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim)
                 self._stamp = stamp
             return self._reader
 
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.folder / MANIFEST)
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_ino, st.st_size  # the manifest is replaced by rename: a new inode
+
+    def image_file(self, item_id: str) -> tuple[Path, str]:
+        """The catalog's own image file for ``item_id`` (never a path a client names) and the media type of its
+        bytes (``image/png``...; ``application/octet-stream`` when no known image format).
+
+        Raises:
+            CatalogEmptyError: no catalog yet. ItemNotFoundError: no such item, or its file is gone.
+        """
+        store = self.reader().store
+        vid = store.vids_for([item_id]).get(item_id)
+        found = store.items([vid]) if vid is not None else []
+        if not found:
+            raise ItemNotFoundError(f"no item {show_id(item_id)} in the catalog")
+        path = Path(found[0].image)
+        if is_url(found[0].image) or not path.is_file():
+            raise ItemNotFoundError(f"item {show_id(item_id)}: its image file is no longer on this server")
+        return path, media_type(path)
+
+    def image_path(self, item_id: str) -> Path:
+        """``image_file(item_id)[0]``; raises as :meth:`image_file`."""
+        return self.image_file(item_id)[0]
+
+    # ---- writes ---------------------------------------------------------------------------------------------
+
     def add_uploads(
         self,
         uploads: list[tuple[str, bytes]],
-        metadata: dict | None = None,
+        metadata: Mapping[str, object] | None = None,
         progress=None,
         limits: ImageLimits | None = None,
+        *,
+        item_id: str | None = None,
+        replace: bool = False,
     ) -> IngestSummary:
-        """Store uploaded images under ``DIR/uploads`` (named by content hash) and ingest them."""
+        """Store and ingest uploaded ``(file name, bytes)`` images. Without ``item_id`` (or metadata ``id``) an
+        image's id is ``img-<16 hex of its SHA-256>``; its file name is only the ``filename`` metadata value.
+        Non-images are reported in ``failed`` and never written.
+
+        Raises:
+            InvalidItemIdError: an id breaks the id rules, two ids differ, or one id comes with several images.
+            ItemExistsError: an id is stored with another image or metadata and ``replace`` is false (checked
+                under the writer lock; nothing is written).
+            IndexLockedError: another process is writing to the folder.
+        """
         limits = limits or self.services.config.image_limits
-        rows, failed = [], []
-        target = self.folder / UPLOADS
-        target.mkdir(parents=True, exist_ok=True)
+        meta = dict(metadata or {})
+        given = _given_id(item_id, meta.pop("id", None))
+        if given is not None and len(uploads) > 1:
+            raise InvalidItemIdError(
+                f"id {show_id(given)} names one item but {len(uploads)} images were sent; send one image per "
+                "id, or omit the id so each image gets an id from its content"
+            )
+        staged, failed = [], []
         for name, data in uploads:
             try:
-                img = load_image(data, limits=limits, name=name)  # refuse non-images before storing anything
-                del img
-            except Exception as exc:  # our InvalidImageError family; reported per file
+                suffix = _checked_suffix(data, limits, name)
+            except InvalidImageError as exc:
                 failed.append((name, str(exc)))
                 continue
-            digest = hashlib.sha256(data).hexdigest()[:24]
-            suffix = (
-                Path(name).suffix.lower()
-                if Path(name).suffix.lower() in {s for s in IMAGE_SUFFIXES.values()}
-                else ".img"
-            )
-            path = target / f"{digest}{suffix}"
-            if not path.exists():
-                path.write_bytes(data)
-            item_id = (metadata or {}).get("id") or Path(name).stem or digest
-            meta = {k: v for k, v in (metadata or {}).items() if k != "id"}
-            rows.append(
-                SourceRow(id=str(item_id), image=str(path), metadata={"filename": Path(name).name, **meta}, where=name)
-            )
-        enc = self.services.encoder
-        with self._lock, Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim, writable=True, create=True) as cat:
-            summary = ingest(cat, enc, rows, IngestOptions(limits=limits), progress=progress)
-        summary.failed[:0] = failed
-        return summary
+            filename = {"filename": Path(name).name} if Path(name).name else {}
+            staged.append(_Staged(given or content_id(data), data, suffix, {**filename, **meta}, name))
+        return self._ingest_staged(staged, failed, replace, limits, progress, refuse_all=True)
 
     def add_catalog_file(
-        self, catalog_name: str, catalog_bytes: bytes, uploads: list[tuple[str, bytes]], progress=None
+        self,
+        catalog_name: str,
+        catalog_bytes: bytes,
+        uploads: list[tuple[str, bytes]],
+        progress=None,
+        *,
+        replace: bool = False,
     ) -> IngestSummary:
         """Ingest an uploaded CSV/JSONL/Parquet catalog whose image column names uploaded files. Rows naming any
-        other path (absolute, ``..``, a URL, a file not uploaded) are refused: the server reads only uploads."""
-        from multimodal.catalog_sources import SourceProblem, is_url, read_source
+        other path (absolute, ``..``, a URL, a file not uploaded), breaking the id rules, or (unless ``replace``)
+        naming an id stored with another image or metadata go to ``failed`` with the reason.
 
+        Raises:
+            SourceError: the catalog file cannot be read as a whole. IndexLockedError: as ``add_uploads``.
+        """
         limits = self.services.config.image_limits
-        staging = self.folder / UPLOADS / ("batch-" + hashlib.sha256(catalog_bytes).hexdigest()[:16])
-        staging.mkdir(parents=True, exist_ok=True)
         failed: list[tuple[str, str]] = []
+        images: dict[str, tuple[bytes, str] | None] = {}  # None: refused
         for name, data in uploads:
+            base = Path(name).name
             try:
-                load_image(data, limits=limits, name=name)
-            except Exception as exc:  # our InvalidImageError family; reported per file
-                failed.append((name, str(exc)))
+                images[base] = (data, _checked_suffix(data, limits, base))
+            except InvalidImageError as exc:
+                failed.append((base, str(exc)))
+                images[base] = None
+        staged: list[_Staged] = []
+        for where, row in _read_uploaded_catalog(catalog_name, catalog_bytes):
+            if isinstance(row, str):
+                failed.append((where, row))
                 continue
-            (staging / Path(name).name).write_bytes(data)
-        cat_path = staging / Path(catalog_name).name
-        cat_path.write_bytes(catalog_bytes)
-        rows = []
-        root = staging.resolve()
-        for item in read_source(cat_path):
-            if isinstance(item, SourceProblem) and ": outside the allowed folders" in item.reason:
-                named = Path(item.reason.split(": outside the allowed folders")[0]).name
-                failed.append((item.where, f"image {named!r} is not among the uploaded files"))
-            elif isinstance(item, SourceProblem):
-                failed.append((item.where, item.reason))
-            elif is_url(item.image):
-                failed.append((item.where, f"{item.image}: the server does not fetch URLs; upload the image"))
-            elif Path(item.image).resolve().parent != root or not Path(item.image).is_file():
-                failed.append((item.where, f"image {Path(item.image).name!r} is not among the uploaded files"))
-            else:
-                rows.append(item)
-        enc = self.services.encoder
-        with self._lock, Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim, writable=True, create=True) as cat:
-            summary = ingest(cat, enc, rows, IngestOptions(limits=limits), progress=progress)
-        summary.failed[:0] = failed
-        return summary
+            named = Path(row.image).name
+            if images.get(named) is None:
+                why = "was refused (see its own entry)" if named in images else "is not among the uploaded files"
+                failed.append((where, f"image {named!r} {why}"))
+                continue
+            try:
+                row_id = validate_item_id(row.id)
+            except InvalidItemIdError as exc:
+                failed.append((where, str(exc)))
+                continue
+            data, suffix = images[named]  # type: ignore[misc]
+            staged.append(_Staged(row_id, data, suffix, dict(row.metadata), where))
+        return self._ingest_staged(staged, failed, replace, limits, progress, refuse_all=False)
 
     def remove(self, ids: list[str]) -> dict[str, int]:
-        with self._lock, Catalog.open(self.folder, encoder=None, dim=None, writable=True) as cat:
+        """Delete items by id (matched as stored, even ids today's rules refuse) and the uploaded files no
+        remaining item references. Returns ``{id: vid}`` of the items that existed.
+
+        Raises:
+            CatalogEmptyError: no catalog yet. IndexLockedError: another process is writing to the folder.
+        """
+        if not self.exists():
+            raise CatalogEmptyError("the catalog is empty: there is nothing to remove")
+        with self._write_lock, self._open_writer(create=False) as cat:
+            vids = cat.store.vids_for(ids)
+            images = [it.image for it in cat.store.items(list(vids.values()))]
             removed = cat.remove(ids)
             cat.commit()
+            self._drop_unreferenced(cat, images)
         return removed
 
-    def image_path(self, item_id: str) -> Path:
-        """The catalog's own image file for ``item_id`` (never a path a client names)."""
-        cat = self.reader()
-        vid = cat.store.vids_for([item_id]).get(item_id)
-        if vid is None:
-            raise CatalogError(f"no item {item_id!r} in the catalog")
-        path = Path(cat.store.items([vid])[0].image)
-        if not path.is_file():
-            raise CatalogError(f"item {item_id!r}: its image file is no longer on this server")
-        return path
+    def collect_orphans(self) -> int:
+        """Delete the files under ``INDEX/uploads/`` (recursively: old ``batch-*`` staging folders too) that no
+        item references, then the folders left empty; a symlink is unlinked itself, never followed. Returns how
+        many files were deleted. Raises IndexLockedError while another process writes (it may be storing uploads).
+        """
+        uploads = self._uploads_dir()
+        if uploads is None or not self.exists():
+            return 0
+        deleted = 0
+        with self._write_lock, WriterLock(self.folder):
+            keep = self._referenced_keys(self.reader().store, None)
+            for root, dirs, files in os.walk(uploads, topdown=False, followlinks=False):
+                for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                    path = os.path.join(root, name)
+                    if _key(path) not in keep and _unlink(path):
+                        deleted += 1
+                if root != str(uploads):
+                    try:
+                        os.rmdir(root)  # only succeeds when empty
+                    except OSError:
+                        pass
+        return deleted
 
     def close(self) -> None:
-        with self._lock:
+        with self._read_lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+
+    # ---- helpers (writer side: called with the writer lock held) --------------------------------------------
+
+    def _open_writer(self, *, create: bool) -> Catalog:
+        extra = {"new_columns": False} if _open_takes_new_columns() else {}
+        if create:
+            enc = self.services.encoder
+            return Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim, writable=True, create=True, **extra)
+        return Catalog.open(self.folder, encoder=None, dim=None, writable=True, **extra)
+
+    def _ingest_staged(
+        self, staged: list[_Staged], failed: list, replace: bool, limits: ImageLimits, progress, refuse_all: bool
+    ) -> IngestSummary:
+        """Under the writer lock: refuse ids stored with other content (the whole request with ``refuse_all``,
+        else those rows, into ``failed``), then write the files and ingest."""
+        if not staged:
+            return IngestSummary(failed=failed, count=self.reader().store.count() if self.exists() else 0)
+        with self._write_lock, self._open_writer(create=True) as cat:
+            conflicts, replaced = self._conflicts(cat, staged)
+            if conflicts and not replace:
+                reason = "already in the catalog with a different image or metadata; pass replace=true to replace it"
+                if refuse_all:
+                    named = ", ".join(show_id(c) for c in sorted(conflicts))
+                    raise ItemExistsError(f"item {named} is {reason}, or choose another id")
+                failed += [(s.where, f"id {show_id(s.id)} is {reason}") for s in staged if s.id in conflicts]
+                staged = [s for s in staged if s.id not in conflicts]
+            summary = self._write_and_ingest(cat, staged, replaced, limits, progress)
+        summary.failed[:0] = failed
+        return summary
+
+    @staticmethod
+    def _conflicts(cat: Catalog, staged: list[_Staged]) -> tuple[set[str], list[str]]:
+        """Ids stored with a different image or metadata, and the image locations of every stored id touched
+        (files that may be left unreferenced by this write)."""
+        vids = cat.store.vids_for({s.id for s in staged})
+        if not vids:
+            return set(), []
+        stored = {it.id: it for it in cat.store.items(list(vids.values()))}
+        hashes = cat.store.known_hashes(list(vids))
+        conflicts = {
+            s.id
+            for s in staged
+            if s.id in stored
+            and (hashes.get(s.id) != s.sha256 or not _same_metadata(stored[s.id].metadata, s.metadata))
+        }
+        return conflicts, [it.image for it in stored.values()]
+
+    def _write_and_ingest(
+        self, cat: Catalog, staged: list[_Staged], replaced: list[str], limits: ImageLimits, progress
+    ) -> IngestSummary:
+        uploads = self._uploads
+        written: list[str] = []
+        try:
+            uploads.mkdir(parents=True, exist_ok=True)
+            rows = []
+            for s in staged:
+                path = uploads / f"{s.sha256[:24]}{s.suffix}"
+                _store_file(path, s.data)
+                written.append(str(path))
+                rows.append(SourceRow(id=s.id, image=str(path), metadata=dict(s.metadata), where=s.where))
+            return ingest(cat, self.services.encoder, rows, IngestOptions(limits=limits), progress=progress)
+        finally:
+            # failed rows, duplicates, replaced images and a failed ingest must not leave files behind
+            try:
+                self._drop_unreferenced(cat, [*written, *replaced])
+            except Exception as exc:  # never mask the write's own outcome
+                log.warning("%s: could not delete unreferenced uploads (%s); collected at the next start", uploads, exc)
+
+    def _uploads_dir(self) -> Path | None:
+        """The resolved uploads folder; ``None`` when missing or a symlink (its target is not ours to clean)."""
+        if self._uploads.is_symlink():
+            log.warning("%s is a symlink; uploaded files there are never deleted", self._uploads)
+            return None
+        return self._uploads.resolve() if self._uploads.is_dir() else None
+
+    def _drop_unreferenced(self, cat: Catalog, images: Iterable[str]) -> None:
+        uploads = self._uploads_dir()
+        if uploads is None:
+            return
+        entries = [Path(i).parent.resolve() / Path(i).name for i in set(images) if not is_url(i)]  # links: as is
+        inside = [p for p in entries if p.parent.is_relative_to(uploads) and os.path.lexists(p) and not p.is_dir()]
+        if inside:
+            keep = self._referenced_keys(cat.store, [p.name for p in inside])
+            for p in inside:
+                if _key(p) not in keep:
+                    _unlink(p)
+
+    @staticmethod
+    def _referenced_keys(store, names: list[str] | None) -> set[tuple[int, int]]:
+        """``(st_dev, st_ino)`` of the files that items reference: those named ``names``, or with ``None``
+        every file under an ``uploads`` folder. Compared by inode so every spelling of a path counts."""
+        if names is None:
+            clauses, params = ["image LIKE ? ESCAPE '\\'"], [f"%{UPLOADS}%"]
+        else:
+            clauses = ["image LIKE ? ESCAPE '\\'"] * len(names)
+            params = ["%" + n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for n in names]
+        keys = set()
+        for start in range(0, len(clauses), 400):  # SQLite caps bound parameters per statement
+            vids = store.select_vids(" OR ".join(clauses[start : start + 400]), params[start : start + 400])
+            for first in range(0, len(vids), 5000):
+                images = [it.image for it in store.items([int(v) for v in vids[first : first + 5000]])]
+                # the entry itself and, when it is a link, its target: a file some item reaches is kept
+                keys.update(_key(image, follow) for image in images if not is_url(image) for follow in (False, True))
+        keys.discard(None)
+        return keys
+
+
+# ---- pure helpers -----------------------------------------------------------------------------------------------
+
+
+def media_type(path: Path) -> str:
+    """The media type of the image format ``path``'s bytes are in (not its suffix)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path, formats=_formats()) as img:
+                fmt = img.format
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return UNKNOWN_MEDIA_TYPE
+    return MEDIA_TYPES.get(fmt or "", UNKNOWN_MEDIA_TYPE)
+
+
+def _checked_suffix(data: bytes, limits: ImageLimits, name: str) -> str:
+    """Decode ``data`` fully (refusing non-images, bombs, corrupt files) and return the suffix of its format."""
+    load_image(data, limits=limits, name=name).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(io.BytesIO(data), formats=_formats()) as img:
+            return IMAGE_SUFFIXES.get(img.format or "", ".img")
+
+
+def _given_id(item_id: object, meta_id: object) -> str | None:
+    ids = [validate_item_id(v) for v in (item_id, meta_id) if v is not None]
+    if len(set(ids)) > 1:
+        raise InvalidItemIdError(f"two different ids: {show_id(ids[0])} and metadata id {show_id(ids[1])}; send one")
+    return ids[0] if ids else None
+
+
+def _read_uploaded_catalog(name: str, data: bytes):
+    """``(where, SourceRow)`` or ``(where, reason)`` per row of an uploaded catalog file. The file is read from a
+    private temporary folder (never ``INDEX/uploads``); its path is replaced by ``name`` in what is returned."""
+    base = Path(name).name
+    if Path(base).suffix.lower() not in CATALOG_SUFFIXES:
+        raise SourceError(f"{base or name!r}: expected a catalog file ending in {', '.join(CATALOG_SUFFIXES)}")
+    with tempfile.TemporaryDirectory(prefix="sceneqa-catalog-") as tmp:
+        path = Path(tmp) / base
+        path.write_bytes(data)
+        root = Path(tmp).resolve()
+
+        def clean(text: str) -> str:
+            return text.replace(str(path), base).replace(str(root) + os.sep, "").replace(tmp + os.sep, "")
+
+        try:
+            items = list(read_source(path))
+        except SourceError as exc:
+            raise SourceError(clean(str(exc))) from None
+    for item in items:
+        where = clean(item.where)
+        if isinstance(item, SourceProblem) and ": outside the allowed folders" in item.reason:
+            named = Path(item.reason.split(": outside the allowed folders")[0]).name
+            yield where, f"image {named!r} is not among the uploaded files"
+        elif isinstance(item, SourceProblem):
+            yield where, clean(item.reason)
+        elif is_url(item.image):
+            yield where, f"{item.image}: the server does not fetch URLs; upload the image"
+        elif Path(item.image).resolve().parent != root:
+            yield where, f"image {Path(item.image).name!r} is not among the uploaded files"
+        else:
+            yield where, item
+
+
+def _same_metadata(stored: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    """Whether storing ``new`` would leave ``stored`` as it is (keys not in ``new`` are kept by the store;
+    values compare after the store's widening: ``5`` equals ``5.0`` and ``"5"`` in a text column)."""
+    for key, value in new.items():
+        old = stored.get(key)
+        if old == value:
+            continue
+        if old is None or value is None:
+            return False
+        numbers = all(isinstance(v, (int, float)) for v in (old, value))
+        if (float(old) != float(value)) if numbers else (str(old) != str(value)):
+            return False
+    return True
+
+
+def _store_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary name, then a rename): whatever is at ``path``, a
+    symlink included, is replaced, never written through."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def _key(path: str | os.PathLike, follow: bool = False) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _unlink(path: str | os.PathLike) -> bool:
+    try:
+        os.unlink(path)  # a symlink is removed itself, its target untouched
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _formats() -> list[str]:
+    Image.init()  # registers Pillow's plugins (MPO, AVIF...) so they can be named; a no-op after the first call
+    return [fmt for fmt in ACCEPTED_FORMATS if fmt in Image.OPEN]
+
+
+@lru_cache(maxsize=1)
+def _open_takes_new_columns() -> bool:
+    # Catalog.open(new_columns=False) (clients cannot grow the schema) is being added alongside this code;
+    # pass it only once it exists. Remove this check when every supported version has it.
+    return "new_columns" in inspect.signature(Catalog.open).parameters

@@ -7,13 +7,17 @@ from pathlib import Path
 
 from multimodal.errors import ConfigError
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::", "")
+
 
 @dataclass(frozen=True)
 class WebConfig:
     """host/port: where to listen (loopback by default); api_token: required as ``Authorization: Bearer``
     on /v1 when set; ui_auth: ``(user, password)`` for the UI; max_upload_mb: per request; request_timeout_s:
     per API call; concurrency: model calls at once (the UI queue and the API share it); queue_size: waiting
-    UI events before "queue full"; index: the catalog folder."""
+    UI events before "queue full"; index: the catalog folder; allowed_hosts: extra ``Host`` names to
+    answer (DNS-rebinding guard); max_request_megapixels: decoded pixels per request, all images together."""
 
     index: Path
     host: str = "127.0.0.1"
@@ -25,19 +29,39 @@ class WebConfig:
     concurrency: int = 1
     queue_size: int = 32
     allow_urls: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    max_request_megapixels: float = 100.0
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port {self.port} is not a TCP port")
         if self.concurrency < 1 or self.queue_size < 1:
             raise ConfigError("--concurrency and --queue-size must be >= 1")
-        if self.max_upload_mb <= 0 or self.request_timeout_s <= 0:
-            raise ConfigError("--max-upload-mb and --request-timeout must be positive")
+        if self.max_upload_mb <= 0 or self.request_timeout_s <= 0 or self.max_request_megapixels <= 0:
+            raise ConfigError("--max-upload-mb, --request-timeout and --max-request-megapixels must be positive")
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 2**20)
 
     @property
+    def trusted_hosts(self) -> tuple[str, ...]:
+        """``Host`` names the server answers to: loopback, ``--host``, ``--allowed-host``; for a wildcard
+        ``--host`` (0.0.0.0, ::) also this machine's host names. ``*`` in allowed_hosts turns the check off."""
+        import socket
+
+        names = [*LOOPBACK, *self.allowed_hosts]
+        if self.host in WILDCARDS:
+            names += [socket.gethostname(), socket.getfqdn()]
+        else:
+            names.append(self.host)
+        return tuple(dict.fromkeys(n.lower() for n in names if n))
+
+    @property
+    def gradio_dir(self) -> Path:
+        """This app's own folder for UI uploads (Gradio's temp folder): the only files UI handlers read."""
+        return self.index.parent / f"{self.index.name}-ui-uploads"
+
+    @property
     def exposed_without_auth(self) -> bool:
-        return self.host not in ("127.0.0.1", "localhost", "::1") and not (self.api_token and self.ui_auth)
+        return self.host not in LOOPBACK and not (self.api_token and self.ui_auth)

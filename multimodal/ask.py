@@ -10,6 +10,7 @@ from pathlib import Path
 from multimodal.answers import Answer, Evidence, check_citations
 from multimodal.context_files import load_context_file, load_context_text
 from multimodal.context_select import select_chunks, to_evidence
+from multimodal.deadline import check_deadline
 from multimodal.errors import EmptyInputError
 from multimodal.images import ImageSource, describe_source, load_image
 from multimodal.questions import parse_question
@@ -71,12 +72,18 @@ def prepare(services: Services, req: AskRequest, catalog: Catalog | None = None)
     if len(req.images) > MAX_IMAGES:
         raise EmptyInputError(f"{len(req.images)} images given; at most {MAX_IMAGES} per question")
     names = list(req.image_names) or [describe_source(s) for s in req.images]
-    images = [load_image(src, limits=services.config.image_limits, name=name) for src, name in zip(req.images, names)]
+    images = []
+    for src, name in zip(req.images, names):
+        check_deadline("loading images")
+        images.append(load_image(src, limits=services.config.image_limits, name=name))
     evidence = [Evidence("image", f"image:{i + 1}", name) for i, name in enumerate(names)]
+    check_deadline("reading records")
     context, notices = gather_context(req.question, req, services)
     evidence += context
     if catalog is not None and images:
+        check_deadline("catalog neighbours")
         evidence += catalog_neighbours(services, catalog, images, req.neighbours)
+    check_deadline("answering")
     return images, evidence, notices
 
 

@@ -30,7 +30,23 @@ def add_parser(sub) -> None:
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request/upload (default: 20)")
     p.add_argument("--request-timeout", type=float, default=120.0, help="seconds per API request (default: 120)")
     p.add_argument("--concurrency", type=int, default=1, help="model calls at once, UI and API together (1)")
-    p.add_argument("--queue-size", type=int, default=32, help="UI requests waiting before 'queue full' (32)")
+    p.add_argument(
+        "--queue-size", type=int, default=32, help="requests waiting for a model before 'busy' (503 / queue full) (32)"
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header is NAME (loopback names and --host always are; '*' turns the "
+        "DNS-rebinding check off); repeatable",
+    )
+    p.add_argument(
+        "--max-request-megapixels",
+        type=float,
+        default=100.0,
+        help="decoded pixels per request, all its images together (default: 100)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -56,6 +72,8 @@ def web_config(args: argparse.Namespace, index: Path):
         request_timeout_s=args.request_timeout,
         concurrency=args.concurrency,
         queue_size=args.queue_size,
+        allowed_hosts=tuple(args.allowed_host),
+        max_request_megapixels=args.max_request_megapixels,
     )
 
 
@@ -87,10 +105,12 @@ def ensure_catalog(services, index: Path, demo_data: Path | None, quiet: bool) -
 def run(args: argparse.Namespace, config) -> int:
     import uvicorn
 
+    from demos.memory import limit_malloc_arenas
     from demos.server import create_app
     from multimodal.cli import announce
     from multimodal.cli_catalog import services_for_index
 
+    limit_malloc_arenas()  # before any worker thread exists: flat memory under load (see demos/memory.py)
     index = args.index or config.resolved_cache_dir / "demo-index"
     services = services_for_index(config, index)
     announce(services, args.quiet)

@@ -3,6 +3,11 @@
 Two rankings fused by reciprocal rank fusion: keyword (BM25 over lowercased words) and dense (sentence
 embeddings). Each chosen chunk keeps a relevance in [0, 1] (dense cosine, boosted when keywords match),
 used as the evidence score. Adjacent chosen lines of one file merge into one cited range.
+
+The cost is bounded whatever the size of the context: at most :data:`MAX_CHUNKS` chunks are searched (the
+first ones, in attachment order; the notice says so), BM25 ranks them all (cheap), and only the best
+:data:`MAX_EMBED` BM25 candidates are embedded and fused. A question that matches no keyword has its
+candidates spread evenly over the context.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from multimodal.answers import Evidence
-from multimodal.context_files import Chunk
+from multimodal.context_files import MAX_CHUNKS, Chunk
+from multimodal.deadline import check_deadline
 from multimodal.text_embed import TextEmbedder
 from retrieval.fusion import reciprocal_rank_fusion
+
+#: Chunks embedded per question (the BM25 best; the embedder's cost is bounded by this).
+MAX_EMBED = 256
 
 STOPWORDS = frozenset(
     "a an the is are was were be been of to in on at for and or not no this that these those "
@@ -64,35 +73,73 @@ class Selection:
 
 
 def select_chunks(
-    question: str, chunks: Sequence[Chunk], embedder: TextEmbedder, *, budget_tokens: int = 1500, max_chunks: int = 12
+    question: str,
+    chunks: Sequence[Chunk],
+    embedder: TextEmbedder,
+    *,
+    budget_tokens: int = 1500,
+    max_chunks: int = 12,
+    max_embed: int = MAX_EMBED,
+    max_read: int = MAX_CHUNKS,
 ) -> Selection:
-    """The most relevant chunks for ``question``, best first, within ``budget_tokens``."""
+    """The most relevant chunks for ``question``, best first, within ``budget_tokens`` and ``max_chunks``.
+
+    Only the first ``max_read`` chunks are searched, and only the ``max_embed`` best by BM25 are embedded
+    (``embedder.embed`` gets at most ``max_embed + 1`` texts, the question first), so the cost does not grow
+    with the context beyond a BM25 pass. ``Selection.total`` is ``len(chunks)``; ``notice`` says when the
+    context was cut or did not fit the budget.
+    """
     if not chunks:
         return Selection((), (), 0)
-    texts = [c.text for c in chunks]
-    kw = bm25_scores(question, texts)
-    emb = embedder.embed([question] + texts)
+    notices = []
+    if len(chunks) > max_read:
+        notices.append(
+            f"context too long: at least {len(chunks):,} chunks (lines, rows or paragraphs) are over the "
+            f"{max_read:,}-chunk cap per question (MAX_CHUNKS); only the first {max_read:,} were searched, "
+            "attach only the part that matters"
+        )
+    searched = chunks[:max_read]
+    texts = [c.text for c in searched]
+    kw_all = bm25_scores(question, texts)
+    cand = _candidates(kw_all, max_embed)
+    kw = kw_all[cand]
+    check_deadline("embedding the attached context")
+    emb = embedder.embed([question] + [texts[i] for i in cand])
     dense = emb[1:] @ emb[0]
-    kw_rank = [i for i in np.argsort(-kw, kind="stable") if kw[i] > 0]
+    kw_rank = [j for j in np.argsort(-kw, kind="stable") if kw[j] > 0]
     dense_rank = list(np.argsort(-dense, kind="stable"))
-    fused = [i for i, _ in reciprocal_rank_fusion([kw_rank, dense_rank])]
+    fused = [j for j, _ in reciprocal_rank_fusion([kw_rank, dense_rank])]
     kw_norm = kw / kw.max() if kw.max() > 0 else kw
     chosen, rel, used = [], [], 0
-    for i in fused:
-        cost = approx_tokens(texts[i])
+    for j in fused:
+        cost = approx_tokens(texts[cand[j]])
         if used + cost > budget_tokens or len(chosen) >= max_chunks:
             break
-        chosen.append(chunks[i])
-        rel.append(float(np.clip(0.6 * max(dense[i], 0.0) + 0.4 * kw_norm[i], 0.0, 1.0)))
+        chosen.append(searched[cand[j]])
+        rel.append(float(np.clip(0.6 * max(dense[j], 0.0) + 0.4 * kw_norm[j], 0.0, 1.0)))
         used += cost
-    notice = ""
     total_tokens = sum(approx_tokens(t) for t in texts)
     if total_tokens > budget_tokens:
-        notice = (
-            f"context truncated: {len(chunks)} chunks (~{total_tokens} tokens) exceed the {budget_tokens}-token "
+        notices.append(
+            f"context truncated: {len(searched)} chunks (~{total_tokens} tokens) exceed the {budget_tokens}-token "
             f"budget; the {len(chosen)} most relevant were kept"
         )
-    return Selection(tuple(chosen), tuple(rel), len(chunks), notice)
+    return Selection(tuple(chosen), tuple(rel), len(chunks), "; ".join(notices))
+
+
+def _candidates(kw: np.ndarray, max_embed: int) -> np.ndarray:
+    """Indices (ascending) of the chunks worth embedding: all when at most ``max_embed``, else the BM25 best,
+    topped up with chunks spread evenly over the rest (so a question without keyword matches still sees
+    every part of the context)."""
+    n = len(kw)
+    if n <= max_embed:
+        return np.arange(n)
+    order = np.argsort(-kw, kind="stable")
+    hits = order[: min(max_embed, int(np.count_nonzero(kw > 0)))]
+    rest = np.setdiff1d(np.arange(n), hits)
+    spare = max_embed - len(hits)
+    fill = rest[np.linspace(0, len(rest) - 1, spare).astype(int)] if spare else rest[:0]
+    return np.unique(np.concatenate([hits, fill]))
 
 
 def to_evidence(selection: Selection, merge_gap: int = 1, merge_share: float = 0.8) -> list[Evidence]:

@@ -9,7 +9,13 @@ pixel cap is checked from the header, *before* any pixel is decoded) and absurd 
 It applies EXIF orientation, converts every colour mode to RGB (alpha on white, see ``image_modes``),
 takes the first frame of animations and, when ``draft_size`` is given, lets libjpeg decode large JPEGs
 at 1/2, 1/4 or 1/8 scale (never below ``draft_size`` on the short side): a 12 MP JPEG decodes about 5x
-faster, which matters on a 2-core machine where decoding costs more than a ViT-B/32 forward pass.
+faster, which matters on a 2-core machine where decoding costs more than a ViT-B/32 forward pass. Other
+formats cannot be decoded at reduced scale; when their short side is at least 4x ``draft_size`` they are
+box-reduced by an integer factor *in their own mode*, band by band, before the RGB conversion (keeping the
+short side at least 2x ``draft_size``): a 1-bit 8000x8000 PNG then never becomes a 192 MB RGB image.
+
+For a request carrying several images, :func:`check_pixel_budget` sums the sizes their headers declare
+(:func:`declared_pixels`, nothing decoded) and refuses the lot when it is over a budget.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -100,6 +107,88 @@ def load_image(
         return array_to_rgb(src, label)
     data = read_source_bytes(src, label, limits)
     return _decode(data, label, limits, draft_size)
+
+
+def declared_pixels(src: ImageSource) -> int | None:
+    """Width x height that ``src`` declares, read from its header only (no pixel is decoded; a file is not
+    read past its header; a file object is put back where it was).
+
+    Returns ``None`` when no size can be read (not an image, a format outside :data:`ACCEPTED_FORMATS`, a
+    corrupt header, an unseekable stream): :func:`load_image` refuses the first three itself, without
+    decoding; an unseekable stream is read by it once, so it cannot be sized here.
+    """
+    if isinstance(src, Image.Image):
+        return src.width * src.height
+    if isinstance(src, np.ndarray):
+        if src.ndim < 2:
+            return None
+        chw = src.ndim == 3 and src.shape[0] in (1, 3, 4) and src.shape[-1] > 4 and src.shape[1] > 4
+        return int(src.shape[1] * src.shape[2]) if chw else int(src.shape[0] * src.shape[1])
+    if isinstance(src, (str, os.PathLike)):
+        try:
+            with open(src, "rb") as fh:
+                return _header_pixels(fh)
+        except OSError:
+            return None
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return _header_pixels(io.BytesIO(src))
+    if hasattr(src, "read") and hasattr(src, "seek"):
+        # load_image reads from the current position and Pillow would seek to 0: read what load_image would
+        # (compressed bytes, under the byte cap), then put the stream back.
+        try:
+            where = src.tell()
+            data = src.read(DEFAULT_LIMITS.max_bytes + 1)
+            src.seek(where)
+        except (OSError, ValueError):
+            return None
+        return _header_pixels(io.BytesIO(data)) if isinstance(data, (bytes, bytearray)) else None
+    return None
+
+
+def _header_pixels(fh: BinaryIO) -> int | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's bomb warning: the size is what we are after
+        try:
+            with Image.open(fh, formats=_accepted_formats()) as img:  # lazy: parses the header only
+                return img.width * img.height
+        except Image.DecompressionBombError as exc:
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            return int(found.group(1)) if found else None
+        except (UnidentifiedImageError,) + _DECODE_ERRORS:
+            return None
+
+
+def check_pixel_budget(
+    sources: Sequence[ImageSource],
+    budget_megapixels: float,
+    names: Sequence[str] | None = None,
+    *,
+    per_image_max: int | None = None,
+) -> int:
+    """Refuse a set of images (one request's) whose headers declare more than ``budget_megapixels`` in all,
+    before any of them is decoded. Returns the declared total in pixels.
+
+    Inputs whose size cannot be read, or that declare more than ``per_image_max`` pixels, count 0 here
+    (:func:`load_image` refuses each of them on its own, and the rest of the request is answered). Raises
+    :class:`ImageTooLargeError` naming the total, the budget, the largest inputs and the fix;
+    :class:`ConfigError` when the budget is not positive.
+    """
+    if not budget_megapixels > 0:
+        raise ConfigError(f"pixel budget must be positive (megapixels), got {budget_megapixels}")
+    labels = list(names) if names is not None else [describe_source(s) for s in sources]
+    sizes = [declared_pixels(s) or 0 for s in sources]
+    if per_image_max is not None:
+        sizes = [0 if px > per_image_max else px for px in sizes]
+    total = sum(sizes)
+    if total > budget_megapixels * 1e6:
+        largest = sorted(zip(sizes, labels), key=lambda p: -p[0])[:3]
+        listed = ", ".join(f"{label} {px / 1e6:.1f} MP" for px, label in largest)
+        raise ImageTooLargeError(
+            f"{len(sources)} images declare {total / 1e6:.1f} MP in all (largest: {listed}), over the "
+            f"{budget_megapixels:g} MP budget for one request, refused before decoding; send fewer images or "
+            "downscale them (a few MP each is plenty for every model here)"
+        )
+    return total
 
 
 def describe_source(src: object) -> str:
@@ -225,7 +314,8 @@ def _decode(data: bytes, label: str, limits: ImageLimits, draft_size: int | None
         except _DECODE_ERRORS as exc:
             raise InvalidImageError(f"{label}: corrupt image header ({exc})") from None
         _check_dimensions(img.size, label, limits)
-        if draft_size and img.format in ("JPEG", "MPO"):
+        jpeg = img.format in ("JPEG", "MPO")
+        if draft_size and jpeg:
             img.draft(None, (draft_size, draft_size))
         try:
             img.load()  # first frame of an animation
@@ -233,10 +323,10 @@ def _decode(data: bytes, label: str, limits: ImageLimits, draft_size: int | None
             raise InvalidImageError(
                 f"{label}: truncated or corrupt {img.format} data ({exc}); re-export or re-download the file"
             ) from None
-        return _finish(img, label)
+        return _finish(img, label, None if jpeg else draft_size)
 
 
-def _finish(img: Image.Image, label: str) -> Image.Image:
+def _finish(img: Image.Image, label: str, reduce_to: int | None = None) -> Image.Image:
     try:
         img.load()
     except _DECODE_ERRORS as exc:
@@ -244,11 +334,48 @@ def _finish(img: Image.Image, label: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about corrupt EXIF; we handle it below
-            oriented = ImageOps.exif_transpose(img)
+            # exif_transpose copies even an upright image: ask first, so a large image is not held twice
+            turned = img.getexif().get(_ORIENTATION, 1) not in (1, None)
+            oriented = ImageOps.exif_transpose(img) if turned else img
     except _DECODE_ERRORS + (KeyError, TypeError):
         # A broken EXIF block does not make the pixels wrong; show them as stored, as browsers do.
         oriented = img
-    return to_rgb(oriented if oriented is not None else img, label)
+    oriented = oriented if oriented is not None else img
+    if reduce_to:
+        oriented = reduce_in_bands(oriented, min(oriented.size) // (2 * reduce_to))
+    out = to_rgb(oriented, label)
+    # A new image, as exif_transpose always gave: not the caller's object, not tied to the source bytes.
+    return out.copy() if out is img else out
+
+
+_ORIENTATION = 0x0112
+_BAND_PIXELS = 1_000_000
+# Modes Image.reduce averages as they are; "1" and "P" are widened band by band first ("I;16", "I", "F",
+# CMYK ... are left alone: rare, and their conversion to 8 bits depends on the whole image's range).
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA"})
+
+
+def reduce_in_bands(img: Image.Image, factor: int) -> Image.Image:
+    """``img`` box-averaged by ``factor`` (an integer >= 2; smaller returns ``img``), converted from "1"/"P"
+    to "L"/"RGB"/"RGBA" one band of rows at a time, so no full-size copy is made. Bands are whole multiples
+    of ``factor`` rows, so the result equals ``img.convert(mode).reduce(factor)``."""
+    if factor < 2:
+        return img
+    if img.mode == "1":
+        mode = "L"
+    elif img.mode == "P":
+        mode = "RGBA" if "transparency" in img.info else "RGB"  # as to_rgb decides
+    elif img.mode in _REDUCIBLE:
+        mode = img.mode
+    else:
+        return img
+    width, height = img.size
+    band = factor * max(1, _BAND_PIXELS // (width * factor))
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, band):
+        piece = img.crop((0, top, width, min(height, top + band)))
+        out.paste((piece if piece.mode == mode else piece.convert(mode)).reduce(factor), (0, top // factor))
+    return out
 
 
 def _not_an_image_message(data: bytes, label: str) -> str:

@@ -1,5 +1,9 @@
-"""Ingesting a catalog source into an index folder: read -> hash -> decode (a thread, one chunk ahead)
--> embed (the model, this chunk) -> store + index (one transaction per chunk) -> periodic commits.
+"""Ingesting a catalog source into an index folder: read -> hash -> decode (a thread, one batch ahead)
+-> embed (the model, this batch) -> store + index (one transaction per chunk) -> periodic commits.
+
+Decoded images are dropped as soon as their batch is embedded, so at most two batches of decoded images
+(``IngestOptions.batch``) exist at once, however large a chunk is. The request's deadline
+(:mod:`multimodal.deadline`, a no-op outside a request) is checked before each batch.
 
 Resumable by construction: items already stored with the same content hash are not decoded or embedded
 again (only their metadata is refreshed), so re-running an interrupted command finishes the job without
@@ -12,13 +16,15 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from multimodal.batch_embed import DEFAULT_BATCH, prefetch_one
 from multimodal.catalog_sources import SourceItem, SourceProblem, SourceRow
+from multimodal.deadline import check_deadline
 from multimodal.encoders.base import Encoder
-from multimodal.errors import InvalidImageError
+from multimodal.errors import ConfigError, InvalidImageError
 from multimodal.fetch import read_image_bytes
 from multimodal.images import DEFAULT_LIMITS, ImageLimits, load_image
 from retrieval.catalog import Catalog
@@ -28,16 +34,24 @@ from retrieval.vector_index import index_params_for
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """chunk: images per embedding batch and store transaction; commit_every: items between index-file
-    commits; index_type: ``auto`` (from count and memory budget) or flat/hnsw/ivfpq."""
+    """chunk: rows per store transaction; batch: images decoded ahead and embedded together (at most two
+    batches of decoded images exist at once); commit_every: items between index-file commits; index_type:
+    ``auto`` (from count and memory budget) or flat/hnsw/ivfpq."""
 
     chunk: int = 64
+    batch: int = DEFAULT_BATCH
     commit_every: int = 2048
     allow_urls: bool = False
     allow_duplicates: bool = False
     index_type: str = "auto"
     memory_budget_mb: float = 4096.0
     limits: ImageLimits = DEFAULT_LIMITS
+
+    def __post_init__(self) -> None:
+        if self.chunk < 1 or self.batch < 1:
+            raise ConfigError(
+                f"IngestOptions: chunk and batch must be >= 1, got chunk={self.chunk}, batch={self.batch}"
+            )
 
 
 @dataclass
@@ -112,6 +126,17 @@ def iter_chunks(items: Iterable[SourceItem], size: int, summary: IngestSummary) 
         yield batch
 
 
+def iter_batches(
+    chunks: Iterable[list[SourceRow]], size: int, known_of: Callable[[list[SourceRow]], dict[str, str]]
+) -> Iterator[tuple[list[SourceRow], dict[str, str], bool]]:
+    """``(rows, known hashes of the chunk, last batch of its chunk?)``: each chunk cut into batches of ``size``.
+    ``known_of`` runs here, in the consumer's thread (it reads the store)."""
+    for rows in chunks:
+        known = known_of(rows)
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size], known, start + size >= len(rows)
+
+
 def ingest(
     catalog: Catalog,
     encoder: Encoder,
@@ -124,26 +149,34 @@ def ingest(
     start = time.perf_counter()
     since_commit = 0
     chunks = iter_chunks(source, options.chunk, summary)
+    # The store is read in this thread (its connection); ids are unique within a source, so reading the next
+    # chunk's known hashes before this chunk is stored cannot miss one of its rows.
+    batches = iter_batches(
+        chunks, min(options.batch, options.chunk), lambda rows: catalog.store.known_hashes([r.id for r in rows])
+    )
+    ready: list[_Prepared] = []  # the current chunk, images already embedded and dropped
+    vectors: dict[str, np.ndarray] = {}
+    failed: list[tuple[str, str]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sceneqa-ingest") as pool:
 
-        def submit(rows):
-            known = catalog.store.known_hashes([r.id for r in rows])  # main thread: the DB connection
-            return pool.submit(prepare_rows, rows, known, options, encoder.image_size)
+        def prepare(batch):
+            rows, known, _ = batch
+            return prepare_rows(rows, known, options, encoder.image_size)
 
-        rows = next(chunks, None)
-        pending = submit(rows) if rows else None
-        while pending is not None:
-            ready, failed = pending.result()
-            rows = next(chunks, None)
-            pending = submit(rows) if rows else None
-            summary.failed.extend(failed)
-            to_embed = [p for p in ready if p.image is not None]
-            vectors = encoder.embed_images([p.image for p in to_embed]) if to_embed else np.zeros((0, encoder.dim))
-            vec_by_id = {p.row.id: v for p, v in zip(to_embed, vectors)}
+        for (_, _, last), (got, bad) in prefetch_one(batches, prepare, pool):
+            check_deadline("ingesting images")
+            to_embed = [p for p in got if p.image is not None]
+            if to_embed:
+                vectors.update(zip((p.row.id for p in to_embed), encoder.embed_images([p.image for p in to_embed])))
             summary.embedded += len(to_embed)
+            ready.extend(replace(p, image=None) for p in got)
+            failed.extend(bad)
+            del got, to_embed
+            if not last:
+                continue
+            summary.failed.extend(failed)
             records = [
-                ItemRecord(p.row.id, p.row.image, p.sha256, vec_by_id.get(p.row.id), dict(p.row.metadata))
-                for p in ready
+                ItemRecord(p.row.id, p.row.image, p.sha256, vectors.get(p.row.id), dict(p.row.metadata)) for p in ready
             ]
             for outcome in catalog.upsert(records, allow_duplicates=options.allow_duplicates) if records else []:
                 if outcome.kind == "duplicate":
@@ -156,6 +189,7 @@ def ingest(
                 since_commit = 0
             if progress:
                 progress(len(ready) + len(failed))
+            ready, vectors, failed = [], {}, []
     settle_index_type(catalog, options.index_type, options.memory_budget_mb)
     catalog.commit()
     summary.seconds = time.perf_counter() - start

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.answers import Evidence
+from multimodal.deadline import check_deadline
 from multimodal.facts.colours import dominant_colours
 from multimodal.facts.faces import Box, FaceDetector
 from multimodal.facts.objects import ObjectFact, find_objects
@@ -44,28 +45,34 @@ class SceneFacts:
 
     @cached_property
     def objects(self) -> list[ObjectFact]:
+        check_deadline("image facts: objects")
         return find_objects(self.img)
 
     @cached_property
     def colours(self) -> list[tuple[str, float]]:
+        check_deadline("image facts: colours")
         arr = np.asarray(self.img.convert("RGB").resize((96, 96)))
         return dominant_colours(arr.reshape(-1, 3))
 
     @cached_property
     def faces(self) -> list[Box]:
+        check_deadline("image facts: faces")
         return self.tools.faces.detect(self.img)
 
     @cached_property
     def text(self) -> list[TextLine]:
+        check_deadline("image facts: text")
         return self.tools.ocr.read(self.img)
 
     @cached_property
     def embedding(self) -> np.ndarray:
+        check_deadline("image facts: embedding")
         return self.tools.zeroshot.encoder.embed_images([self.img])
 
     @cached_property
     def tags(self) -> list[tuple[str, float]]:
         """Everyday concepts the image shows, best first, with a support score in [0, 1]."""
+        check_deadline("image facts: tags")
         return self.tools.tagger.tags(self.img)
 
     def match(self, label: str) -> float:

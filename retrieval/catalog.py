@@ -59,9 +59,17 @@ class Catalog:
     """Open with :meth:`open`; close (or use as a context manager) to release the writer lock."""
 
     def __init__(
-        self, folder: Path, manifest: Manifest, store: CatalogStore, index: VectorIndex, lock: WriterLock | None
+        self,
+        folder: Path,
+        manifest: Manifest,
+        store: CatalogStore,
+        index: VectorIndex,
+        lock: WriterLock | None,
+        *,
+        new_columns: bool = True,
     ) -> None:
         self.folder = folder
+        self.new_columns = new_columns
         self.manifest = manifest
         self.store = store
         self.index = index
@@ -81,6 +89,7 @@ class Catalog:
         create: bool = False,
         index_params: IndexParams | None = None,
         training: np.ndarray | None = None,
+        new_columns: bool = True,
     ) -> Catalog:
         """Open (or with ``create``, start) the index folder for ``encoder``/``dim``.
 
@@ -88,6 +97,9 @@ class Catalog:
         dedup). ``writable`` takes the writer lock (:class:`IndexLockedError` if another process holds it).
         ``training``: vectors to train a new IVF-PQ index on (default: a sample of the stored items), for
         builds that add items after the index exists (from embedding shards).
+        ``new_columns``: whether this writer's unknown metadata keys become declared (typed, indexed) columns,
+        up to ``retrieval.records.MAX_COLUMNS``; ``False`` for client writes (the web server), whose unknown
+        keys are kept in each item's ``extra`` JSON object so clients cannot grow the schema.
         """
         folder = Path(folder)
         manifest = read_manifest(folder)
@@ -106,7 +118,7 @@ class Catalog:
                 manifest = write_manifest(folder, manifest)
             store = CatalogStore(folder / STORE, dim, readonly=not writable)
             index = cls._load_index(folder, manifest, store, training)
-            catalog = cls(folder, manifest, store, index, lock)
+            catalog = cls(folder, manifest, store, index, lock, new_columns=new_columns)
             catalog.reconciled = catalog._reconcile()
         except BaseException:
             if lock:
@@ -164,7 +176,7 @@ class Catalog:
     def upsert(self, records: list[ItemRecord], *, allow_duplicates: bool = False) -> list[Outcome]:
         """Store ``records`` (one transaction) and update the in-memory index; :meth:`commit` persists it."""
         self._need_writer()
-        outcomes = self.store.upsert(records, allow_duplicates=allow_duplicates)
+        outcomes = self.store.upsert(records, allow_duplicates=allow_duplicates, new_columns=self.new_columns)
         by_id = {r.id: r for r in records}
         old = np.array([o.old_vid for o in outcomes if o.old_vid is not None], np.int64)
         new = [(o.vid, by_id[o.id].vector) for o in outcomes if o.kind in ("added", "updated")]
@@ -202,7 +214,8 @@ class Catalog:
         if not filters:
             return None
         schema = {name: self.store.column(name) for name in self.store.schema()}
-        where, params = compile_filters(filters, schema)
+        extra_keys = self.store.extra_keys_among(f.column for f in filters if f.column not in schema)
+        where, params = compile_filters(filters, schema, extra_keys)
         return self.store.select_vids(where, params)
 
     def search(

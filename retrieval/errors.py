@@ -41,3 +41,26 @@ class FilterError(SceneQAError, ValueError):
 
 class SourceError(SceneQAError, ValueError):
     """A catalog source (folder, CSV, JSONL, Parquet) cannot be read as a whole."""
+
+
+class CatalogEmptyError(CatalogError):
+    """The catalog holds no items yet (HTTP 404)."""
+
+
+class ItemNotFoundError(CatalogError, KeyError):
+    """No item with the given id (HTTP 404)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ItemExistsError(CatalogError):
+    """An add names an id that is already in the catalog and did not ask to replace it (HTTP 409)."""
+
+
+class InvalidItemIdError(CatalogError, ValueError):
+    """An item id breaks the id rules (empty, too long, ``/``, NUL or control characters) (HTTP 400)."""
+
+
+class MetadataLimitError(CatalogError, ValueError):
+    """Metadata breaks a documented cap (keys per item, key length, value length) (HTTP 400)."""

@@ -1,13 +1,15 @@
 """Metadata filters: ``articleType=Tshirts``, ``year>=2012``, ``baseColour in (Red, Blue)``, ``price!=0``.
 
 Parsing is pure; compiling checks each filter against the store's schema (unknown column, wrong value
-type) and yields a parameterised SQL WHERE clause over generated column names.
+type) and yields a parameterised SQL WHERE clause over generated column names. Keys kept in an item's
+``extra`` JSON object are matched through ``json_each`` with the key as a bound parameter: SQLite's JSON
+paths cannot address a key holding ``"``, and nothing a client names is ever spliced into SQL.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.errors import FilterError
@@ -48,13 +50,25 @@ def parse_filter(text: str) -> Filter:
     return Filter(m.group("col").strip(), op, (m.group("val").strip().strip("'\""),))
 
 
-def compile_filters(filters: Sequence[Filter], schema: Mapping[str, tuple[str, str]]) -> tuple[str, list[object]]:
-    """``(where_sql, params)`` for ``filters`` (ANDed) against ``schema``: name -> (physical column, type)."""
+def compile_filters(
+    filters: Sequence[Filter], schema: Mapping[str, tuple[str, str]], extra_keys: Collection[str] = frozenset()
+) -> tuple[str, list[object]]:
+    """``(where_sql, params)`` for ``filters`` (ANDed) against ``schema``: name -> (physical column, type),
+    over ``FROM items``. ``extra_keys``: names that are not columns but that items hold in ``extra`` (the
+    store's ``extra_keys_among`` of the filtered names); any other name is a :class:`FilterError`."""
     clauses, params = [], []
     for f in filters:
+        if f.column not in schema and f.column in extra_keys:
+            clause, values = _extra_clause(f)
+            clauses.append(clause)
+            params.extend(values)
+            continue
         if f.column not in schema:
             known = ", ".join(schema) or "none yet"
-            raise FilterError(f"filter {str(f)!r}: no column {f.column!r} in this catalog (columns: {known})")
+            raise FilterError(
+                f"filter {str(f)!r}: no column {f.column!r} in this catalog (columns: {known}) "
+                "and no item holds that key"
+            )
         phys, typ = schema[f.column]
         values = [_typed(f, v, typ) for v in f.values]
         if f.op in ("in", "not in"):
@@ -67,6 +81,37 @@ def compile_filters(filters: Sequence[Filter], schema: Mapping[str, tuple[str, s
             clauses.append(f"({phys} IS NOT NULL AND {phys} {f.op} ?)")
         params.extend(values)
     return (" AND ".join(clauses) or "1"), params
+
+
+_IN_EXTRA = "EXISTS (SELECT 1 FROM json_each(items.extra) AS j WHERE j.key = ? AND {test})"
+_ISO_DATE = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
+
+
+def _extra_clause(f: Filter) -> tuple[str, list[object]]:
+    """A key held in ``extra``, whose values may differ in type from item to item: equality matches a value
+    stored as typed (``42``) or as text (``"42"``); ``<``... compare numbers with numbers, ISO dates with
+    dates, and skip items holding another type there."""
+    if f.op in ("=", "!=", "in", "not in"):
+        values: list[object] = []
+        for raw in f.values:
+            for v in (parse_scalar(raw), raw):
+                if v is not None and v not in values:
+                    values.append(v)
+        neg = "NOT " if f.op in ("!=", "not in") else ""
+        test = f"j.value {neg}IN ({', '.join('?' * len(values))})"
+        return _IN_EXTRA.format(test=test), [f.column, *values]
+    value = parse_scalar(f.values[0])
+    kind = value_type(value)
+    if kind in ("integer", "real"):
+        test = f"j.type IN ('integer', 'real') AND j.value {f.op} ?"
+    elif kind == "date":
+        test = f"j.type = 'text' AND j.value GLOB {_ISO_DATE} AND j.value {f.op} ?"
+    else:
+        raise FilterError(
+            f"filter {str(f)!r}: {f.op} compares key {f.column!r} only with a number or a date like 2012-06-30; "
+            "use = , != or in for text"
+        )
+    return _IN_EXTRA.format(test=test), [f.column, value]
 
 
 def _typed(f: Filter, raw: str, typ: str) -> object:

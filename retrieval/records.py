@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from retrieval.errors import MetadataLimitError
+
 MetaValue = str | int | float | None
 COLUMN_TYPES = ("integer", "real", "date", "text")
+
+# Documented metadata caps (README, security section). Per item, checked before anything is written:
+#: metadata keys per item (an update counts the keys the item holds afterwards).
+MAX_KEYS = 64
+#: characters per metadata key.
+MAX_KEY_CHARS = 64
+#: characters per text metadata value.
+MAX_TEXT_CHARS = 4096
+#: declared metadata columns (typed, indexed, one filter widget each) per catalog, even for trusted writers;
+#: any other key is kept in the item's ``extra`` JSON object, so clients cannot grow the SQLite schema.
+MAX_COLUMNS = 64
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
@@ -36,6 +50,38 @@ class StoredItem:
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "image": self.image, "metadata": dict(self.metadata)}
+
+
+def check_metadata(item_id: str, metadata: Mapping[str, MetaValue]) -> None:
+    """Raise :class:`MetadataLimitError` naming the item, the rule and the fix when ``metadata`` breaks a cap."""
+    who = f"item {_short(item_id)}"
+    if len(metadata) > MAX_KEYS:
+        raise MetadataLimitError(
+            f"{who}: {len(metadata)} metadata keys, at most {MAX_KEYS} keys per item; drop or merge keys"
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise MetadataLimitError(f"{who}: metadata key {key!r} is not text; use string keys")
+        if len(key) > MAX_KEY_CHARS:
+            raise MetadataLimitError(
+                f"{who}: metadata key {_short(key)} has {len(key)} characters, at most {MAX_KEY_CHARS} "
+                "characters per key; shorten it"
+            )
+        if any(unicodedata.category(ch) == "Cc" for ch in key):
+            raise MetadataLimitError(
+                f"{who}: metadata key {_short(key)} contains a control character (NUL, newline, tab...); "
+                "no control characters in keys; remove them"
+            )
+        if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            raise MetadataLimitError(
+                f"{who}: metadata value of {_short(key)} has {len(value)} characters, at most "
+                f"{MAX_TEXT_CHARS} characters per text value; shorten it or keep long text outside the catalog"
+            )
+
+
+def _short(text: object, limit: int = 40) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 def value_type(value: MetaValue) -> str | None:

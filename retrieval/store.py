@@ -2,12 +2,16 @@
 and their embeddings (float16), the source of truth from which the FAISS index can always be rebuilt.
 
 Every write is one transaction (WAL, synchronous=FULL): a crash leaves the store as of the last
-committed batch. Metadata columns are created as values arrive, under generated physical names
-(``c1``, ``c2``...) so no user text is ever spliced into SQL.
+committed batch. Declared metadata columns are created as values arrive (when the writer allows it, and
+at most ``MAX_COLUMNS`` of them), under generated physical names (``c1``, ``c2``...) so no user text is ever
+spliced into SQL. Every other key is kept in the item's ``extra`` column, one JSON object, so clients can
+add keys without growing the schema.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,8 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import CatalogError
-from retrieval.records import ItemRecord, MetaValue, StoredItem, value_type, widen
+from retrieval.errors import CatalogError, MetadataLimitError
+from retrieval.records import (
+    MAX_COLUMNS,
+    MAX_KEYS,
+    ItemRecord,
+    MetaValue,
+    StoredItem,
+    check_metadata,
+    value_type,
+    widen,
+)
 
 STORE = "store.sqlite"
 
@@ -27,7 +40,8 @@ CREATE TABLE IF NOT EXISTS items (
     id TEXT NOT NULL UNIQUE,
     image TEXT NOT NULL,
     sha256 TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    extra TEXT
 );
 CREATE TABLE IF NOT EXISTS vectors (vid INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS items_sha ON items(sha256);
@@ -65,42 +79,50 @@ class CatalogStore:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = FULL")
                 self._db.executescript(_SCHEMA)
+                if not self._has_extra_column():  # a store from before the ``extra`` column
+                    self._db.execute("ALTER TABLE items ADD COLUMN extra TEXT")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path}: not a readable catalog store ({exc})") from exc
         self._columns = self._load_columns()
+        self._has_extra = self._has_extra_column()
 
     def close(self) -> None:
         self._db.close()
 
     # ---- schema -------------------------------------------------------------------------------------------
 
+    def _has_extra_column(self) -> bool:
+        return any(row[1] == "extra" for row in self._db.execute("PRAGMA table_info(items)"))
+
+    def _extra_sql(self) -> str:
+        """The SQL for the ``extra`` column: ``NULL`` on a read-only store from before it (until a writer
+        migrates that store, which a long-lived reader notices on its next read)."""
+        if not self._has_extra:
+            self._has_extra = self._has_extra_column()
+        return "extra" if self._has_extra else "NULL"
+
     def _load_columns(self) -> dict[str, tuple[str, str]]:
         rows = self._db.execute("SELECT name, phys, type FROM columns ORDER BY pos").fetchall()
         return {name: (phys, typ) for name, phys, typ in rows}
 
     def schema(self) -> dict[str, str]:
-        """Metadata column name -> type (``integer``, ``real``, ``date``, ``text``), in first-seen order."""
+        """Declared metadata column name -> type (``integer``, ``real``, ``date``, ``text``), in first-seen
+        order. Keys kept in ``extra`` are not listed (the UI builds one filter widget per column)."""
         return {name: typ for name, (_, typ) in self._columns.items()}
 
     def column(self, name: str) -> tuple[str, str] | None:
         """(physical name, type) of metadata column ``name``, or ``None``."""
         return self._columns.get(name)
 
-    def _ensure_columns(self, records: Sequence[ItemRecord]) -> None:
+    def _ensure_columns(self, records: Sequence[ItemRecord], new_columns: bool) -> None:
         for rec in records:
             for name, value in rec.metadata.items():
                 new_type = value_type(value)
                 known = self._columns.get(name)
                 if known is None:
-                    if new_type is None:
-                        continue
-                    phys = f"c{len(self._columns) + 1}"
-                    self._db.execute(f"ALTER TABLE items ADD COLUMN {phys}")
-                    self._db.execute(f"CREATE INDEX items_{phys} ON items({phys})")
-                    self._db.execute(
-                        "INSERT INTO columns VALUES (?, ?, ?, ?)", (name, phys, new_type, len(self._columns))
-                    )
-                    self._columns[name] = (phys, new_type)
+                    if new_type is None or not new_columns or len(self._columns) >= MAX_COLUMNS:
+                        continue  # kept in ``extra``
+                    self._add_column(name, new_type)
                 elif (widened := widen(known[1], new_type)) != known[1]:
                     cast = {"real": "REAL", "text": "TEXT"}[widened]
                     self._db.execute(
@@ -108,6 +130,27 @@ class CatalogStore:
                     )
                     self._db.execute("UPDATE columns SET type = ? WHERE name = ?", (widened, name))
                     self._columns[name] = (known[0], widened)
+
+    def _add_column(self, name: str, typ: str) -> None:
+        """A declared column for ``name``; values other items hold under that key in ``extra`` move into it,
+        so each key lives in one place (filters and distinct values read only the column)."""
+        moved = []
+        for vid, raw in self._db.execute(
+            "SELECT items.vid, items.extra FROM items, json_each(items.extra) AS j WHERE j.key = ?", (name,)
+        ).fetchall():
+            extra = _load_extra(raw)
+            moved.append((vid, extra.pop(name), extra))
+            typ = widen(typ, value_type(moved[-1][1]))
+        phys = f"c{len(self._columns) + 1}"
+        self._db.execute(f"ALTER TABLE items ADD COLUMN {phys}")
+        self._db.execute(f"CREATE INDEX items_{phys} ON items({phys})")
+        self._db.execute("INSERT INTO columns VALUES (?, ?, ?, ?)", (name, phys, typ, len(self._columns)))
+        self._columns[name] = (phys, typ)
+        for vid, value, extra in moved:
+            self._db.execute(
+                f"UPDATE items SET {phys} = ?, extra = ? WHERE vid = ?",
+                (self._coerce(name, value), _dump_extra(extra), vid),
+            )
 
     def _coerce(self, name: str, value: MetaValue) -> MetaValue:
         typ = self._columns[name][1]
@@ -121,14 +164,28 @@ class CatalogStore:
 
     # ---- writes -------------------------------------------------------------------------------------------
 
-    def upsert(self, records: Sequence[ItemRecord], *, allow_duplicates: bool = False) -> list[Outcome]:
-        """Insert or update ``records`` in one transaction. Same id + same content: metadata refreshed only."""
+    def upsert(
+        self, records: Sequence[ItemRecord], *, allow_duplicates: bool = False, new_columns: bool = True
+    ) -> list[Outcome]:
+        """Insert or update ``records`` in one transaction. Same id + same content: metadata refreshed only
+        (the keys given are set, a ``None`` value clears one, other keys are kept).
+
+        ``new_columns``: a key that is not yet a declared column becomes one (until ``MAX_COLUMNS``); with
+        ``False`` (client writes) such keys are kept in ``extra``. Keys that are columns always go to their
+        column. :class:`MetadataLimitError` (nothing written) when an item breaks a cap of ``records``.
+        """
+        for rec in records:
+            check_metadata(rec.id, rec.metadata)
         outcomes: list[Outcome] = []
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._transaction():
-            self._ensure_columns(records)
-            for rec in records:
-                outcomes.append(self._upsert_one(rec, now, allow_duplicates))
+        try:
+            with self._transaction():
+                self._ensure_columns(records, new_columns)
+                for rec in records:
+                    outcomes.append(self._upsert_one(rec, now, allow_duplicates))
+        except BaseException:
+            self._columns = self._load_columns()  # columns added by the rolled-back transaction are gone
+            raise
         return outcomes
 
     def _upsert_one(self, rec: ItemRecord, now: str, allow_duplicates: bool) -> Outcome:
@@ -148,30 +205,50 @@ class CatalogStore:
         names = [n for n in rec.metadata if n in self._columns]
         meta_cols = [self._columns[n][0] for n in names]
         meta_vals = [self._coerce(n, rec.metadata[n]) for n in names]
-        text = " | ".join(str(rec.metadata[n]) for n in names if isinstance(rec.metadata[n], str))
+        extra = {n: v for n, v in rec.metadata.items() if n not in self._columns}
+        text = " | ".join(v for v in rec.metadata.values() if isinstance(v, str))
         if same_content:
-            old = self._db.execute(
-                f"SELECT {', '.join(['image', *meta_cols])} FROM items WHERE vid = ?", (row[0],)
-            ).fetchone()
-            if list(old) == [rec.image, *meta_vals]:
-                return Outcome(rec.id, "unchanged", vid=row[0])
-            sets = ", ".join(["image = ?", "updated_at = ?"] + [f"{c} = ?" for c in meta_cols])
-            self._db.execute(f"UPDATE items SET {sets} WHERE vid = ?", (rec.image, now, *meta_vals, row[0]))
-            self._db.execute("UPDATE items_fts SET text = ? WHERE rowid = ?", (text, row[0]))
-            return Outcome(rec.id, "metadata", vid=row[0])
+            return self._update_metadata(rec, row[0], now, dict(zip(names, meta_vals)), extra, text)
         old_vid = None
         if row is not None:  # new content under an existing id: a new vid, so index files can tell
             old_vid = row[0]
             self._delete_vid(old_vid)
-        cols = ", ".join(["id", "image", "sha256", "updated_at", *meta_cols])
-        marks = ", ".join("?" * (4 + len(meta_cols)))
+        cols = ", ".join(["id", "image", "sha256", "updated_at", "extra", *meta_cols])
+        marks = ", ".join("?" * (5 + len(meta_cols)))
         cur = self._db.execute(
-            f"INSERT INTO items ({cols}) VALUES ({marks})", (rec.id, rec.image, rec.sha256, now, *meta_vals)
+            f"INSERT INTO items ({cols}) VALUES ({marks})",
+            (rec.id, rec.image, rec.sha256, now, _dump_extra(_merge_extra({}, extra)), *meta_vals),
         )
         vid = int(cur.lastrowid)
         self._db.execute("INSERT INTO vectors (vid, vector) VALUES (?, ?)", (vid, vec.astype(np.float16).tobytes()))
         self._db.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (vid, text))
         return Outcome(rec.id, "updated" if old_vid is not None else "added", vid=vid, old_vid=old_vid)
+
+    def _update_metadata(
+        self, rec: ItemRecord, vid: int, now: str, declared: dict[str, MetaValue], extra: dict, text: str
+    ) -> Outcome:
+        names = list(self._columns)
+        phys = [self._columns[n][0] for n in names]
+        selected = ", ".join(["image", "extra", *phys])
+        old = self._db.execute(f"SELECT {selected} FROM items WHERE vid = ?", (vid,)).fetchone()
+        old_declared = dict(zip(names, old[2:]))
+        old_extra = _load_extra(old[1])
+        new_declared = {**old_declared, **declared}
+        new_extra = _merge_extra(old_extra, extra)
+        if old[0] == rec.image and new_declared == old_declared and new_extra == old_extra:
+            return Outcome(rec.id, "unchanged", vid=vid)
+        held = sum(v is not None for v in new_declared.values()) + len(new_extra)
+        if held > MAX_KEYS:
+            raise MetadataLimitError(
+                f"item {rec.id!r}: this update leaves {held} metadata keys, at most {MAX_KEYS} keys per item; "
+                "clear keys (set them to null) or drop some"
+            )
+        sets = ", ".join(f"{c} = ?" for c in ["image", "updated_at", "extra", *(self._columns[n][0] for n in declared)])
+        self._db.execute(
+            f"UPDATE items SET {sets} WHERE vid = ?", (rec.image, now, _dump_extra(new_extra), *declared.values(), vid)
+        )
+        self._db.execute("UPDATE items_fts SET text = ? WHERE rowid = ?", (text, vid))
+        return Outcome(rec.id, "metadata", vid=vid)
 
     def remove(self, ids: Iterable[str]) -> dict[str, int]:
         """Delete items by id in one transaction; returns ``{id: vid}`` of those that existed."""
@@ -231,12 +308,14 @@ class CatalogStore:
     def items(self, vids: Sequence[int]) -> list[StoredItem]:
         """Items for ``vids`` in the same order (missing vids are skipped)."""
         names = list(self._columns)
-        cols = ", ".join(["vid", "id", "image"] + [self._columns[n][0] for n in names])
+        cols = ", ".join(["vid", "id", "image", self._extra_sql()] + [self._columns[n][0] for n in names])
         by_vid = {}
         for chunk in _chunks([int(v) for v in vids], 500):
             marks = ", ".join("?" * len(chunk))
             for row in self._db.execute(f"SELECT {cols} FROM items WHERE vid IN ({marks})", chunk):
-                meta = {n: v for n, v in zip(names, row[3:]) if v is not None}
+                meta = {n: v for n, v in zip(names, row[4:]) if v is not None}
+                for n, v in _load_extra(row[3]).items():
+                    meta.setdefault(n, v)  # a declared column wins on a clash
                 by_vid[row[0]] = StoredItem(int(row[0]), row[1], row[2], meta)
         return [by_vid[v] for v in vids if v in by_vid]
 
@@ -268,6 +347,20 @@ class CatalogStore:
             last = int(vids[-1])
             yield vids, vecs
 
+    def extra_keys_among(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that some item holds in ``extra`` (what ``compile_filters`` may match there).
+        Asked per name, not by listing every key, so the cost does not grow with the keys clients added."""
+        if self._extra_sql() == "NULL":
+            return set()
+        found = set()
+        for name in set(names):
+            hit = self._db.execute(
+                "SELECT 1 FROM items, json_each(items.extra) AS j WHERE j.key = ? LIMIT 1", (name,)
+            ).fetchone()
+            if hit is not None:
+                found.add(name)
+        return found
+
     def select_vids(self, where: str, params: Sequence[object]) -> np.ndarray:
         """vids matching a WHERE clause built by ``retrieval.filters.compile_filters``."""
         rows = self._db.execute(f"SELECT vid FROM items WHERE {where} ORDER BY vid", list(params)).fetchall()
@@ -294,6 +387,35 @@ class CatalogStore:
             (limit,),
         ).fetchall()
         return [r[0] for r in rows]
+
+
+def _merge_extra(old: dict[str, MetaValue], new: dict[str, MetaValue]) -> dict[str, MetaValue]:
+    """``old`` updated with ``new``; ``None`` (or NaN, which SQLite stores as NULL too) clears a key."""
+    out = dict(old)
+    for name, value in new.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.pop(name, None)
+        else:
+            out[name] = int(value) if isinstance(value, bool) else value
+    return out
+
+
+def _dump_extra(extra: dict[str, MetaValue]) -> str | None:
+    """A JSON object SQLite's JSON functions read (``9e999`` for infinity, which SQLite reads as Inf)."""
+    if not extra:
+        return None
+    parts = []
+    for name, value in extra.items():
+        if isinstance(value, float) and math.isinf(value):
+            encoded = "9e999" if value > 0 else "-9e999"
+        else:
+            encoded = json.dumps(value)
+        parts.append(f"{json.dumps(name)}: {encoded}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _load_extra(raw: str | None) -> dict[str, MetaValue]:
+    return json.loads(raw) if raw else {}
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -215,6 +215,60 @@ def test_large_jpeg_is_draft_decoded_but_covers_the_request():
     assert min(load_image(big, draft_size=500).size) >= 500
 
 
+def _bilevel_png(side: int) -> bytes:
+    arr = np.zeros((side, side), bool)
+    arr[::40, :] = True
+    arr[:, ::7] = True
+    return corpus.png_bytes(Image.fromarray(arr))
+
+
+def test_large_bilevel_png_is_reduced_before_it_becomes_rgb(monkeypatch):
+    data = _bilevel_png(4000)
+    made = []  # (mode, pixels) of every image a conversion produced
+    real_convert = Image.Image.convert
+
+    def spy(self, *args, **kwargs):
+        out = real_convert(self, *args, **kwargs)
+        made.append((out.mode, out.width * out.height))
+        return out
+
+    monkeypatch.setattr(Image.Image, "convert", spy)
+    small = load_image(data, draft_size=224)
+    assert small.mode == "RGB" and small.size == (500, 500)  # factor 8 keeps the short side >= 2 x 224
+    assert max(px for _, px in made) <= 1_000_000  # band by band: never a full-size 16 MP L or RGB copy
+    monkeypatch.setattr(Image.Image, "convert", real_convert)
+    ref = Image.open(io.BytesIO(data)).convert("L").reduce(8).convert("RGB")
+    assert np.array_equal(np.asarray(small), np.asarray(ref))
+    assert load_image(data).size == (4000, 4000)  # no draft_size: full size, as asked
+
+
+def test_small_images_are_not_reduced():
+    data = corpus.png_bytes(corpus.gradient(200, 150))
+    assert load_image(data, draft_size=40).size == (200, 150)  # short side under 4 x draft_size
+    assert load_image(data, draft_size=30).size == (100, 75)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "RGB", "RGBA", "P", "PA"])
+def test_reduce_in_bands_equals_a_whole_image_reduce(mode, monkeypatch):
+    rng = np.random.default_rng(0)
+    base = Image.fromarray(rng.integers(0, 256, (203, 307, 4), dtype=np.uint8), "RGBA")
+    img = base.convert(mode) if mode != "PA" else base.convert("RGB").convert("P")
+    if mode == "PA":
+        img.info["transparency"] = 3
+    monkeypatch.setattr(images_mod, "_BAND_PIXELS", 5_000)  # many bands on a small image
+    widened = {"1": "L", "P": "RGB", "PA": "RGBA"}.get(mode, mode)
+    for factor in (2, 3, 7):
+        banded = images_mod.reduce_in_bands(img, factor)
+        whole = img.convert(widened).reduce(factor)
+        assert banded.mode == widened and np.array_equal(np.asarray(banded), np.asarray(whole)), factor
+    assert images_mod.reduce_in_bands(img, 1) is img
+
+
+def test_a_pil_input_is_never_handed_back():
+    img = Image.new("RGB", (8, 8), (1, 2, 3))
+    assert load_image(img) is not img
+
+
 def test_paths_bytes_files_and_pil_give_the_same_pixels(tmp_path):
     data = corpus.png_bytes(corpus.gradient())
     path = _write(tmp_path, "g.png", data)

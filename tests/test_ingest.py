@@ -74,3 +74,39 @@ def test_lite_query_composition_is_pure():
     )
     with pytest.raises(ConfigError, match="the query cancels out"):
         compose_query([(a, 1.0)], negative=a, negative_weight=1.0)
+
+
+def test_ingest_decodes_at_most_two_batches_at_once(tmp_path, tiny_services, monkeypatch):
+    from multimodal import ingest as ingest_mod
+    from tests.test_batch_embed import LiveImages
+
+    enc = tiny_services.encoder
+    rows = make_catalog(tmp_path, 20)
+    live = LiveImages(ingest_mod.load_image)
+    monkeypatch.setattr(ingest_mod, "load_image", live)
+    ticks = []
+    with open_rw(tmp_path / "idx", enc) as cat:
+        source = read_source(write_csv(tmp_path / "c.csv", rows))
+        s = ingest(cat, enc, source, IngestOptions(chunk=10, batch=2), ticks.append)
+        assert (s.added, s.embedded, s.failed, s.count) == (20, 20, [], 20) and ticks == [10, 10]
+        assert live.decoded == 20 and 1 <= live.peak <= 2 * 2  # a batch embedded and one decoded ahead, not a chunk
+        hits = cat.search(cat.vector_of("sku7"), 1)
+        assert hits[0].id == "sku7"
+
+
+def test_ingest_stops_between_batches_when_its_deadline_passes(tmp_path, tiny_services):
+    from multimodal.deadline import Deadline, DeadlineExceeded, deadline_scope
+    from multimodal.errors import ConfigError
+
+    enc = tiny_services.encoder
+    rows = make_catalog(tmp_path, 6)
+    deadline = Deadline(60)
+    with open_rw(tmp_path / "idx", enc) as cat:
+        with deadline_scope(deadline), pytest.raises(DeadlineExceeded, match="cancelled .*at ingesting images"):
+            source = read_source(write_csv(tmp_path / "c.csv", rows))
+            ingest(cat, enc, source, IngestOptions(chunk=2, batch=2), progress=lambda n: deadline.cancel())
+        assert cat.store.count() == 2  # the first chunk was stored, nothing after the deadline
+        again = ingest(cat, enc, read_source(tmp_path / "c.csv"))  # outside a request: no deadline; resumes
+        assert (again.added, again.unchanged) == (4, 2)
+    with pytest.raises(ConfigError, match="chunk and batch must be >= 1"):
+        IngestOptions(batch=0)

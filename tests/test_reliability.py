@@ -48,8 +48,10 @@ def test_cli(capsys, cache_dir, corpus_dir, kind, name, data, expected):
 
 @pytest.fixture(scope="module")
 def app_and_client(tiny_services, tmp_path_factory):
-    app = create_app(tiny_services, WebConfig(index=tmp_path_factory.mktemp("idx") / "idx", max_upload_mb=1.0))
-    with TestClient(app) as client:
+    config = WebConfig(index=tmp_path_factory.mktemp("idx") / "idx", max_upload_mb=1.0)
+    app = create_app(tiny_services, config)
+    app.state.upload_root = config.gradio_dir  # UI handlers read only files uploaded to the app
+    with TestClient(app, base_url="http://127.0.0.1:7860") as client:
         yield app, client
 
 
@@ -80,12 +82,15 @@ def test_gradio_handler(app_and_client, corpus_dir, kind, name, data, expected):
         r = client.post("/gradio_api/upload", files={"files": (name, data, "application/octet-stream")})
         assert r.status_code == 413
         return
+    uploaded = app.state.upload_root / "corpus" / name
+    uploaded.parent.mkdir(parents=True, exist_ok=True)
+    uploaded.write_bytes(data)
     if expected is None:
-        plot, verdict = classify(str(corpus_dir / name), "a, b", False)
+        plot, verdict = classify(str(uploaded), "a, b", False)
         assert verdict
     else:
         with pytest.raises(gr.Error) as err:
-            classify(str(corpus_dir / name), "a, b", False)
+            classify(str(uploaded), "a, b", False)
         text = str(err.value).lower()
         assert name in text and expected in text
 

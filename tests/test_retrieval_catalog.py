@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,19 @@ def test_near_duplicate_groups_by_hand(tmp_path):
         cat.upsert(recs)
         assert near_duplicate_groups(cat, 0.99) == [["i0", "twin"]]
         assert near_duplicate_groups(cat, 0.9999) == []
+
+
+def test_client_writes_keep_unknown_keys_in_extra_and_search_reaches_them(tmp_path):
+    with open_rw(tmp_path / "idx") as cat:
+        cat.upsert(records(20))
+    with open_rw(tmp_path / "idx", new_columns=False) as cat:
+        assert cat.new_columns is False
+        fabrics = ("wool", "linen")
+        recs = records(40, seed=1, start=20)
+        cat.upsert([replace(r, metadata={**r.metadata, "fabric": fabrics[i % 2]}) for i, r in enumerate(recs)])
+        assert cat.info()["schema"] == {"color": "text", "year": "integer", "title": "text"}
+        q = cat.vector_of("p21")
+        hits = cat.search(q, 5, filters=[parse_filter("fabric=linen"), parse_filter("year>=2001")])
+        assert len(hits) == 5 and all(h.metadata["fabric"] == "linen" for h in hits)
+        fused = cat.search(q, 5, keyword="wool", filters=[parse_filter("fabric in (wool)")])
+        assert fused and all(h.metadata["fabric"] == "wool" for h in fused)

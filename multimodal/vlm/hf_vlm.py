@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.deadline import check_deadline, current_deadline
 from multimodal.encoders.base import EncoderOptions
 from multimodal.errors import ConfigError, ModelUnavailableError, first_line
 from multimodal.runtime import Runtime
@@ -90,7 +91,17 @@ class HfVlmAnswerer:
 
     # ---- forward -------------------------------------------------------------------------------------------
 
-    def _generate(self, inputs, streamer=None):
+    def _generate(self, inputs, streamer=None, stop: threading.Event | None = None):
+        """Greedy generation that stops between tokens when the request's deadline passes or ``stop`` is set
+        (a client that hung up), so abandoned work does not run to ``max_new_tokens``."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        deadline = current_deadline()
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs) -> bool:
+                return bool((stop is not None and stop.is_set()) or (deadline is not None and deadline.expired))
+
         with self._torch.inference_mode():
             return self._model.generate(
                 **inputs,
@@ -99,6 +110,7 @@ class HfVlmAnswerer:
                 output_scores=True,
                 return_dict_in_generate=True,
                 streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_Stop()]),
             )
 
     def answer(
@@ -106,31 +118,40 @@ class HfVlmAnswerer:
     ) -> tuple[Answer, list[Evidence]]:
         inputs = self.prepare(question, images, evidence)
         out = self._generate(inputs)
+        check_deadline("generating")  # a generation cut short by the deadline is not an answer
         return self._finish(out, inputs, evidence), []
 
     def stream(
         self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
     ) -> Iterator[str | Answer]:
         """Yields text pieces as they are generated, then the final :class:`Answer`."""
+        import contextvars
+
         from transformers import TextIteratorStreamer
 
         inputs = self.prepare(question, images, evidence)
         streamer = TextIteratorStreamer(self._processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
         box: dict[str, object] = {}
+        stop = threading.Event()
 
         def run() -> None:
             try:
-                box["out"] = self._generate(inputs, streamer)
+                box["out"] = self._generate(inputs, streamer, stop)
             except BaseException as exc:  # surfaced to the caller below
                 box["error"] = exc
                 streamer.end()
 
-        worker = threading.Thread(target=run, name="sceneqa-generate", daemon=True)
+        context = contextvars.copy_context()  # the request's deadline travels into the generation thread
+        worker = threading.Thread(target=context.run, args=(run,), name="sceneqa-generate", daemon=True)
         worker.start()
-        yield from (piece for piece in streamer if piece)
+        try:
+            yield from (piece for piece in streamer if piece)
+        finally:
+            stop.set()  # closed early (client gone, deadline): generation stops at its next token
         worker.join()
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
+        check_deadline("generating")
         yield self._finish(box["out"], inputs, evidence)
 
     # ---- post-processing -----------------------------------------------------------------------------------
