@@ -3,66 +3,121 @@
 responses are shaped like the CLI's ``--json``; no endpoint reads a server path a client names.
 
 Every model call goes through :class:`demos.model_calls.ModelCalls` (one gate for the server, deadlines that
-stop work, 503 when the line is full); the event loop only parses requests and writes responses."""
+stop work, 503 when the line is full); the event loop only parses requests and writes responses.
+
+Search filters come as expression strings (``"filters": ["colour=red", "year>=2012"]``) and/or structured
+JSON (``"where": {"colour": "red", "year": {">=": 2012}, "kind": {"in": ["mug", "tag"]}}``, see
+:func:`where_filters`); both become the same :class:`retrieval.filters.Filter` clauses, at most
+``MAX_FILTERS`` together."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from dataclasses import replace
+import math
+from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
-from demos.api_payload import contexts_of, read_payload
+from demos.api_payload import MAX_FILTERS, Payload, contexts_of, read_payload
 from demos.catalog_handle import CatalogHandle
 from demos.model_calls import ModelCalls
+from demos.request_limits import RequestLimits
 from demos.web_config import WebConfig
 from multimodal.ask import AskRequest, ask, ask_stream
 from multimodal.classify import classify_sources
 from multimodal.context_files import MAX_CONTEXT_BYTES, load_context_bytes
 from multimodal.errors import SceneQAError
-from multimodal.images import check_pixel_budget
 from multimodal.questions import parse_question
 from multimodal.search import SearchRequest, search_catalog
 from multimodal.services import Services
 from multimodal.zeroshot import ZeroShotOptions
+from retrieval.errors import FilterError
+from retrieval.filters import Filter, parse_filter
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+#: ``where`` operators -> filter operator; a bare value means ``=``, a JSON list ``in``
+WHERE_OPERATORS = {
+    "=": "=",
+    "==": "=",
+    "!=": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "in": "in",
+    "not in": "not in",
+}
+MAX_IN_VALUES = 100
+MAX_WHERE_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class _Deps:
+    """What the routes share."""
+
+    services: Services
+    catalog: CatalogHandle
+    config: WebConfig
+    calls: ModelCalls
+
+    def authorize(self, request: Request) -> None:
+        sent = request.headers.get("authorization", "").encode()
+        token = self.config.api_token
+        if token and not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+            raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'")
+
+    def pixel_check(self, images: list[tuple[str, bytes]]) -> None:
+        """Count and declared pixels of the request's images, before any is decoded (413 beyond the caps)."""
+        self.limits.check_images([d for _, d in images], names=[n for n, _ in images])
+
+    @property
+    def limits(self) -> RequestLimits:
+        return self.config.limits(self.services.config.image_limits.max_pixels)
+
+    def scrub(self, exc: Exception) -> str:
+        return str(exc).replace(str(self.catalog.folder), "<index>")
 
 
 def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, calls: ModelCalls) -> APIRouter:
     router = APIRouter()
-    limit = config.max_upload_bytes
+    deps = _Deps(services, catalog, config, calls)
+    auth = [Depends(deps.authorize)]
+    _status_routes(router, deps, auth)
+    _model_routes(router, deps, auth)
+    _ask_route(router, deps, auth)
+    _item_routes(router, deps, auth)
+    _fallback_route(router)
+    return router
 
-    def authorize(request: Request) -> None:
-        sent = request.headers.get("authorization", "").encode()
-        if config.api_token and not hmac.compare_digest(sent, f"Bearer {config.api_token}".encode()):
-            raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'")
 
-    def pixel_check(images: list[tuple[str, bytes]]) -> None:
-        check_pixel_budget(
-            [d for _, d in images],
-            config.max_request_megapixels,
-            names=[n for n, _ in images],
-            per_image_max=services.config.image_limits.max_pixels,
-        )
-
+def _status_routes(router: APIRouter, d: _Deps, auth: list) -> None:
     @router.get("/healthz")
     async def healthz():
         """Never waits for a model or the disk beyond one stat."""
         return {
             "status": "ok",
-            "tier": services.tier.tier,
-            "encoder": services.encoder.spec,
-            "answerer": services.answerer_spec,
-            "index": catalog.exists(),
-            "models": calls.gate.stats(),
+            "tier": d.services.tier.tier,
+            "encoder": d.services.encoder.spec,
+            "answerer": d.services.answerer_spec,
+            "index": d.catalog.exists(),
+            "models": d.calls.gate.stats(),
         }
 
-    auth = [Depends(authorize)]
+    @router.get("/v1/index", dependencies=auth)
+    async def index_info():
+        if not d.catalog.exists():
+            return {"count": 0, "folder": d.catalog.folder.name, "encoder": d.services.encoder.spec}
+        info = await run_in_threadpool(lambda: d.catalog.reader().info())
+        return {**info, "folder": d.catalog.folder.name}
+
+
+def _model_routes(router: APIRouter, d: _Deps, auth: list) -> None:
+    limit = d.config.max_upload_bytes
 
     @router.post("/v1/classify", dependencies=auth)
     async def classify(request: Request):
@@ -79,11 +134,11 @@ def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, ca
         names = [n for n, _ in images]
 
         def run():
-            pixel_check(images)
-            results = classify_sources(services, [d for _, d in images], labels, options, names=names)
-            return [r.as_dict(services) for r in results]
+            d.pixel_check(images)
+            results = classify_sources(d.services, [data for _, data in images], labels, options, names=names)
+            return [r.as_dict(d.services) for r in results]
 
-        rows = await calls.run(run, what="classify", receive=request.receive)
+        rows = await d.calls.run(run, what="classify", receive=request.receive)
         return rows[0] if len(rows) == 1 else {"results": rows}
 
     @router.post("/v1/search", dependencies=auth)
@@ -100,112 +155,101 @@ def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, ca
             like=like,
             weight=p.number("weight", 0.5, float, 0.0, 1.0),
             negative=p.text("negative") or None,
-            filters=p.filters(),
+            filters=search_filters(p),
             k=p.number("k", 10, int, 1, 1000),
             hybrid=p.flag("hybrid"),
         )
 
         def run():
-            pixel_check(images[:1])
-            return search_catalog(services, catalog.reader(), req)
+            d.pixel_check(images[:1])
+            return search_catalog(d.services, d.catalog.reader(), req)
 
-        response = await calls.run(run, what="search", receive=request.receive)
+        response = await d.calls.run(run, what="search", receive=request.receive)
         for hit in response["results"]:
-            hit["image"] = f"/v1/items/{hit['id']}/image"  # served from the catalog, never a server path
-        response["query"]["index"] = catalog.folder.name
+            hit["image"] = f"/v1/items/{quote(hit['id'], safe='')}/image"  # by id (URL-encoded), never a server path
+        response["query"]["index"] = d.catalog.folder.name
         return response
 
+
+def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:
     @router.post("/v1/ask", dependencies=auth)
     async def ask_endpoint(request: Request):
-        p = await read_payload(request, limit)
+        p = await read_payload(request, d.config.max_upload_bytes)
         question = p.text("question", "") or ""
         parse_question(question)  # a bad question is refused before any context is read
         images = p.images()
         contexts = contexts_of(p, MAX_CONTEXT_BYTES)
         req = AskRequest(
             question=question,
-            images=tuple(d for _, d in images),
+            images=tuple(data for _, data in images),
             image_names=tuple(n for n, _ in images),
             context_text=p.text("context_text", limit=MAX_CONTEXT_BYTES),
         )
-        use_catalog = p.flag("use_catalog") and catalog.exists()
+        use_catalog = p.flag("use_catalog") and d.catalog.exists()
 
         def prepared() -> AskRequest:  # runs in the worker: reading and chunking records is CPU work
-            pixel_check(images)
+            d.pixel_check(images)
             chunks = [c for name, data in contexts for c in load_context_bytes(data, name)]
             return replace(req, preloaded_chunks=tuple(chunks)) if chunks else req
 
         def run():
-            return ask(services, prepared(), catalog.reader() if use_catalog else None).as_dict()
+            return ask(d.services, prepared(), d.catalog.reader() if use_catalog else None).as_dict()
 
         if not p.flag("stream"):
-            return await calls.run(run, what="ask", receive=request.receive)
+            return await d.calls.run(run, what="ask", receive=request.receive)
 
         def pieces():
-            return ask_stream(services, prepared(), catalog.reader() if use_catalog else None)
+            return ask_stream(d.services, prepared(), d.catalog.reader() if use_catalog else None)
 
         async def events():
             try:
-                async for piece in calls.stream(pieces, what="ask"):
+                async for piece in d.calls.stream(pieces, what="ask"):
                     if isinstance(piece, str):
                         yield f"event: token\ndata: {json.dumps({'text': piece})}\n\n"
                     else:
                         yield f"event: answer\ndata: {json.dumps(piece.as_dict())}\n\n"
             except SceneQAError as exc:
-                yield f"event: error\ndata: {json.dumps({'error': calls_scrub(exc)})}\n\n"
+                yield f"event: error\ndata: {json.dumps({'error': d.scrub(exc)})}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    def calls_scrub(exc: Exception) -> str:
-        return str(exc).replace(str(catalog.folder), "<index>")
 
+def _item_routes(router: APIRouter, d: _Deps, auth: list) -> None:
     @router.post("/v1/items", dependencies=auth)
     async def add_items(request: Request):
-        p = await read_payload(request, limit)
+        p = await read_payload(request, d.config.max_upload_bytes)
         images = p.images()
         if not images:
             raise HTTPException(400, "no image: send one or more 'image' files (or base64 'images' in JSON)")
-        meta = p.fields.get("metadata") or {}
-        if isinstance(meta, str):
-            try:
-                meta = json.loads(meta)
-            except json.JSONDecodeError:
-                raise HTTPException(400, "metadata: expected a JSON object") from None
-        if not isinstance(meta, dict):
-            raise HTTPException(400, "metadata: expected a JSON object")
+        meta = _json_object(p, "metadata")
         item_id = p.fields.get("id")
         if item_id is not None and not isinstance(item_id, str | int):
             raise HTTPException(400, "id: expected text")
         replace_flag = p.flag("replace")
 
         def run():
-            pixel_check(images)
-            return catalog.add_uploads(
+            d.pixel_check(images)
+            return d.catalog.add_uploads(
                 images, meta, item_id=None if item_id is None else str(item_id), replace=replace_flag
             )
 
-        summary = await calls.run(run, write=True, what="the add", receive=request.receive)
+        summary = await d.calls.run(run, write=True, what="the add", receive=request.receive)
         return summary.as_dict()
 
     @router.delete("/v1/items/{item_id}", dependencies=auth)
     async def remove_item(item_id: str):
-        removed = await calls.run(lambda: catalog.remove([item_id]), write=True, what="the removal")
+        removed = await d.calls.run(lambda: d.catalog.remove([item_id]), write=True, what="the removal")
         if not removed:
             raise HTTPException(404, f"no item {item_id[:200]!r} in the catalog")
         return {"removed": list(removed)}
 
     @router.get("/v1/items/{item_id}/image", dependencies=auth)
     async def item_image(item_id: str):
-        path, media_type = await run_in_threadpool(catalog.image_file, item_id)
+        path, media_type = await run_in_threadpool(d.catalog.image_file, item_id)
         return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
 
-    @router.get("/v1/index", dependencies=auth)
-    async def index_info():
-        if not catalog.exists():
-            return {"count": 0, "folder": catalog.folder.name, "encoder": services.encoder.spec}
-        info = await run_in_threadpool(lambda: catalog.reader().info())
-        return {**info, "folder": catalog.folder.name}
 
+def _fallback_route(router: APIRouter) -> None:
     @router.api_route("/v1/{rest:path}", methods=API_METHODS, include_in_schema=False)
     async def unknown_route(request: Request, rest: str):
         """Wrong method on a /v1 route: 405 with ``Allow``; no such route: 404 (the UI mount would say 404)."""
@@ -223,4 +267,98 @@ def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, ca
             )
         raise HTTPException(404, f"no API route /v1/{rest[:100]}; see /docs")
 
-    return router
+
+def _json_object(p: Payload, key: str) -> dict:
+    """Field ``key`` as a JSON object: sent as one (JSON body) or as JSON text (a form field); ``{}`` when absent."""
+    value = p.fields.get(key) or {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise HTTPException(400, f"{key}: expected a JSON object") from None
+    if not isinstance(value, dict):
+        raise HTTPException(400, f"{key}: expected a JSON object")
+    return value
+
+
+# ---- search filters ---------------------------------------------------------------------------------------
+
+
+def search_filters(p: Payload) -> tuple[str, ...]:
+    """The request's ``filters`` expressions followed by its ``where`` clauses (as expressions), at most
+    ``MAX_FILTERS`` together. Raises HTTPException 400 (too many) or FilterError (a bad ``where``)."""
+    expressions = p.filters()
+    where = _json_object(p, "where") if p.fields.get("where") is not None else {}
+    clauses = where_filters(where, room=MAX_FILTERS - len(expressions))
+    return (*expressions, *(filter_expression(f) for f in clauses))
+
+
+def where_filters(where: dict, room: int = MAX_FILTERS) -> list[Filter]:
+    """Filters from a structured ``where`` object (ANDed), e.g.
+    ``{"colour": "red", "year": {">=": 2012, "<": 2020}, "kind": {"in": ["mug", "tag"]}, "size": ["S", "M"]}``:
+    a bare value means ``=``, a list ``in``, an object maps operators (``= != < <= > >= in``, ``not in``) to
+    values. Values are text, numbers or booleans (as 1/0). Raises :class:`FilterError` naming the bad key or
+    operator, or when there are more than ``room`` clauses."""
+    if not isinstance(where, dict):
+        raise FilterError('where: expected a JSON object such as {"colour": "red", "year": {">=": 2012}}')
+    out: list[Filter] = []
+    for column, spec in where.items():
+        if not column.strip() or len(column) > 200:
+            raise FilterError(f"where: key {column[:40]!r} is not a column name (1 to 200 characters)")
+        if isinstance(spec, dict):
+            if not spec:
+                raise FilterError(f'where.{column}: no operator; use e.g. {{">=": 2012}}')
+            pairs = list(spec.items())
+        else:
+            pairs = [("in" if isinstance(spec, list) else "=", spec)]
+        for op, value in pairs:
+            if op not in WHERE_OPERATORS:
+                raise FilterError(
+                    f"where.{column}: unknown operator {str(op)[:20]!r}; use one of {', '.join(WHERE_OPERATORS)}"
+                )
+            out.append(Filter(column, WHERE_OPERATORS[op], _where_values(column, op, value)))
+            if len(out) > room:
+                raise FilterError(f"too many filters: at most {MAX_FILTERS} per request ('filters' and 'where')")
+    return out
+
+
+def _where_values(column: str, op: str, value: object) -> tuple[str, ...]:
+    where = f"where.{column}" + ("" if op in ("=", "in") else f".{op}")
+    if WHERE_OPERATORS[op] in ("in", "not in"):
+        values = value if isinstance(value, list) else [value]
+        if not values or len(values) > MAX_IN_VALUES:
+            raise FilterError(f"{where}: give 1 to {MAX_IN_VALUES} values for {op!r}, got {len(values)}")
+        return tuple(_where_scalar(where, v) for v in values)
+    return (_where_scalar(where, value),)
+
+
+def _where_scalar(where: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_WHERE_TEXT:
+        return value
+    shown = json.dumps(value)[:40] if not isinstance(value, float) else str(value)
+    raise FilterError(
+        f"{where}: {shown} is not a filter value; use text (1 to {MAX_WHERE_TEXT} characters) or a number"
+    )
+
+
+def filter_expression(f: Filter) -> str:
+    """``f`` as the expression :func:`parse_filter` reads back as ``f``; :class:`FilterError` naming the key
+    when a value cannot be written so (a value of ``in`` holding a comma or parenthesis, surrounding spaces
+    or quotes)."""
+    text = str(f)
+    try:
+        same = parse_filter(text) == f
+    except FilterError:
+        same = False
+    if not same:
+        raise FilterError(
+            f"where.{f.column}: {list(f.values)!r} cannot be written as a filter: keys cannot hold < > = !, values "
+            "of 'in' cannot hold commas or parentheses, and no key or value may start or end with spaces or quotes"
+        )
+    return text

@@ -24,6 +24,7 @@ from retrieval.errors import (
     IndexLockedError,
     ItemExistsError,
     ItemNotFoundError,
+    RequestTooLargeError,
 )
 
 log = logging.getLogger("sceneqa.serve")
@@ -37,6 +38,7 @@ STATUS_BY_TYPE: tuple[tuple[type[BaseException], int], ...] = (
     (GateFullError, 503),
     (DeadlineExceeded, 504),
     (ImageTooLargeError, 413),
+    (RequestTooLargeError, 413),
     (EncoderMismatchError, 409),
     (SceneQAError, 400),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -60,8 +61,10 @@ class Payload:
         value = self.fields.get(key, default)
         try:
             number = kind(value)
-        except (TypeError, ValueError):
-            raise HTTPException(400, f"{key}: expected a number, got {str(value)[:40]!r}") from None
+            if not math.isfinite(number):
+                raise ValueError("not finite")
+        except (TypeError, ValueError, OverflowError):
+            raise HTTPException(400, f"{key}: expected a finite number, got {str(value)[:40]!r}") from None
         if (low is not None and number < low) or (high is not None and number > high):
             raise HTTPException(400, f"{key}: {number} is outside {low}..{high}")
         return number
@@ -117,10 +120,12 @@ async def read_payload(request: Request, limit: int) -> Payload:
     if len(body) > limit:
         raise HTTPException(413, f"request is over the {limit / 2**20:.1f} MB upload limit")
     try:
-        data = await run_in_threadpool(json.loads, body or b"{}")  # large bodies never block the event loop
+        data = await run_in_threadpool(_strict_json, body or b"{}")  # large bodies never block the event loop
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = getattr(exc, "msg", "not UTF-8")
         raise HTTPException(400, f"the body is not JSON ({msg}); send JSON or multipart/form-data") from None
+    except ValueError as exc:  # NaN/Infinity, integers of thousands of digits
+        raise HTTPException(400, f"the body is not plain JSON: {str(exc)[:120]}") from None
     except RecursionError:
         raise HTTPException(400, "the JSON body is nested too deeply") from None
     if not isinstance(data, dict):
@@ -128,6 +133,15 @@ async def read_payload(request: Request, limit: int) -> Payload:
     if len(data) > MAX_FIELDS:
         raise HTTPException(400, f"the JSON body has {len(data)} fields; at most {MAX_FIELDS}")
     return Payload(data, [])
+
+
+def _strict_json(body: bytes):
+    """JSON as RFC 8259 has it: ``NaN``/``Infinity`` (which Python's parser accepts) are refused."""
+
+    def refuse(name: str):
+        raise ValueError(f"{name} is not a JSON number; send a finite number or null")
+
+    return json.loads(body, parse_constant=refuse)
 
 
 def _form_value(previous, value: str):

@@ -10,27 +10,30 @@ deleted by the write that left it, by ``remove``, and by ``collect_orphans`` whe
 from __future__ import annotations
 
 import hashlib
-import inspect
-import io
 import logging
 import os
-import tempfile
 import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image
-
-from multimodal.catalog_sources import CATALOG_SUFFIXES, SourceProblem, SourceRow, is_url, read_source
+from demos.upload_files import (
+    checked_suffix,
+    file_key,
+    given_id,
+    media_type,
+    read_uploaded_catalog,
+    same_metadata,
+    store_file,
+    unlink_file,
+)
+from multimodal.catalog_sources import SourceRow, is_url
 from multimodal.errors import InvalidImageError
-from multimodal.images import ACCEPTED_FORMATS, ImageLimits, load_image
+from multimodal.images import ImageLimits
 from multimodal.ingest import IngestOptions, IngestSummary, ingest
 from multimodal.services import Services
 from retrieval.catalog import Catalog
-from retrieval.errors import CatalogEmptyError, InvalidItemIdError, ItemExistsError, ItemNotFoundError, SourceError
+from retrieval.errors import CatalogEmptyError, InvalidItemIdError, ItemExistsError, ItemNotFoundError
 from retrieval.item_ids import content_id, show_id, validate_item_id
 from retrieval.lock import WriterLock
 from retrieval.manifest import MANIFEST
@@ -38,20 +41,6 @@ from retrieval.manifest import MANIFEST
 log = logging.getLogger(__name__)
 
 UPLOADS = "uploads"
-#: Detected Pillow format -> stored file suffix and served media type.
-_FORMATS = (
-    ("JPEG", ".jpg", "image/jpeg"),
-    ("MPO", ".jpg", "image/jpeg"),  # a JPEG with extra frames (phone cameras)
-    ("PNG", ".png", "image/png"),
-    ("WEBP", ".webp", "image/webp"),
-    ("GIF", ".gif", "image/gif"),
-    ("BMP", ".bmp", "image/bmp"),
-    ("TIFF", ".tif", "image/tiff"),
-    ("AVIF", ".avif", "image/avif"),
-)
-IMAGE_SUFFIXES = {name: suffix for name, suffix, _ in _FORMATS}
-MEDIA_TYPES = {name: media for name, _, media in _FORMATS}
-UNKNOWN_MEDIA_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -159,7 +148,7 @@ class CatalogHandle:
         """
         limits = limits or self.services.config.image_limits
         meta = dict(metadata or {})
-        given = _given_id(item_id, meta.pop("id", None))
+        given = given_id(item_id, meta.pop("id", None))
         if given is not None and len(uploads) > 1:
             raise InvalidItemIdError(
                 f"id {show_id(given)} names one item but {len(uploads)} images were sent; send one image per "
@@ -168,7 +157,7 @@ class CatalogHandle:
         staged, failed = [], []
         for name, data in uploads:
             try:
-                suffix = _checked_suffix(data, limits, name)
+                suffix = checked_suffix(data, limits, name)
             except InvalidImageError as exc:
                 failed.append((name, str(exc)))
                 continue
@@ -198,12 +187,12 @@ class CatalogHandle:
         for name, data in uploads:
             base = Path(name).name
             try:
-                images[base] = (data, _checked_suffix(data, limits, base))
+                images[base] = (data, checked_suffix(data, limits, base))
             except InvalidImageError as exc:
                 failed.append((base, str(exc)))
                 images[base] = None
         staged: list[_Staged] = []
-        for where, row in _read_uploaded_catalog(catalog_name, catalog_bytes):
+        for where, row in read_uploaded_catalog(catalog_name, catalog_bytes):
             if isinstance(row, str):
                 failed.append((where, row))
                 continue
@@ -252,7 +241,7 @@ class CatalogHandle:
             for root, dirs, files in os.walk(uploads, topdown=False, followlinks=False):
                 for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
                     path = os.path.join(root, name)
-                    if _key(path) not in keep and _unlink(path):
+                    if file_key(path) not in keep and unlink_file(path):
                         deleted += 1
                 if root != str(uploads):
                     try:
@@ -270,7 +259,7 @@ class CatalogHandle:
     # ---- helpers (writer side: called with the writer lock held) --------------------------------------------
 
     def _open_writer(self, *, create: bool) -> Catalog:
-        extra = {"new_columns": False} if _open_takes_new_columns() else {}
+        extra = {"new_columns": False}  # clients never declare metadata columns (issue 12, S4)
         if create:
             enc = self.services.encoder
             return Catalog.open(self.folder, encoder=enc.spec, dim=enc.dim, writable=True, create=True, **extra)
@@ -308,8 +297,7 @@ class CatalogHandle:
         conflicts = {
             s.id
             for s in staged
-            if s.id in stored
-            and (hashes.get(s.id) != s.sha256 or not _same_metadata(stored[s.id].metadata, s.metadata))
+            if s.id in stored and (hashes.get(s.id) != s.sha256 or not same_metadata(stored[s.id].metadata, s.metadata))
         }
         return conflicts, [it.image for it in stored.values()]
 
@@ -323,7 +311,7 @@ class CatalogHandle:
             rows = []
             for s in staged:
                 path = uploads / f"{s.sha256[:24]}{s.suffix}"
-                _store_file(path, s.data)
+                store_file(path, s.data)
                 written.append(str(path))
                 rows.append(SourceRow(id=s.id, image=str(path), metadata=dict(s.metadata), where=s.where))
             return ingest(cat, self.services.encoder, rows, IngestOptions(limits=limits), progress=progress)
@@ -350,8 +338,8 @@ class CatalogHandle:
         if inside:
             keep = self._referenced_keys(cat.store, [p.name for p in inside])
             for p in inside:
-                if _key(p) not in keep:
-                    _unlink(p)
+                if file_key(p) not in keep:
+                    unlink_file(p)
 
     @staticmethod
     def _referenced_keys(store, names: list[str] | None) -> set[tuple[int, int]]:
@@ -368,128 +356,8 @@ class CatalogHandle:
             for first in range(0, len(vids), 5000):
                 images = [it.image for it in store.items([int(v) for v in vids[first : first + 5000]])]
                 # the entry itself and, when it is a link, its target: a file some item reaches is kept
-                keys.update(_key(image, follow) for image in images if not is_url(image) for follow in (False, True))
+                keys.update(
+                    file_key(image, follow) for image in images if not is_url(image) for follow in (False, True)
+                )
         keys.discard(None)
         return keys
-
-
-# ---- pure helpers -----------------------------------------------------------------------------------------------
-
-
-def media_type(path: Path) -> str:
-    """The media type of the image format ``path``'s bytes are in (not its suffix)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path, formats=_formats()) as img:
-                fmt = img.format
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        return UNKNOWN_MEDIA_TYPE
-    return MEDIA_TYPES.get(fmt or "", UNKNOWN_MEDIA_TYPE)
-
-
-def _checked_suffix(data: bytes, limits: ImageLimits, name: str) -> str:
-    """Decode ``data`` fully (refusing non-images, bombs, corrupt files) and return the suffix of its format."""
-    load_image(data, limits=limits, name=name).close()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Image.open(io.BytesIO(data), formats=_formats()) as img:
-            return IMAGE_SUFFIXES.get(img.format or "", ".img")
-
-
-def _given_id(item_id: object, meta_id: object) -> str | None:
-    ids = [validate_item_id(v) for v in (item_id, meta_id) if v is not None]
-    if len(set(ids)) > 1:
-        raise InvalidItemIdError(f"two different ids: {show_id(ids[0])} and metadata id {show_id(ids[1])}; send one")
-    return ids[0] if ids else None
-
-
-def _read_uploaded_catalog(name: str, data: bytes):
-    """``(where, SourceRow)`` or ``(where, reason)`` per row of an uploaded catalog file. The file is read from a
-    private temporary folder (never ``INDEX/uploads``); its path is replaced by ``name`` in what is returned."""
-    base = Path(name).name
-    if Path(base).suffix.lower() not in CATALOG_SUFFIXES:
-        raise SourceError(f"{base or name!r}: expected a catalog file ending in {', '.join(CATALOG_SUFFIXES)}")
-    with tempfile.TemporaryDirectory(prefix="sceneqa-catalog-") as tmp:
-        path = Path(tmp) / base
-        path.write_bytes(data)
-        root = Path(tmp).resolve()
-
-        def clean(text: str) -> str:
-            return text.replace(str(path), base).replace(str(root) + os.sep, "").replace(tmp + os.sep, "")
-
-        try:
-            items = list(read_source(path))
-        except SourceError as exc:
-            raise SourceError(clean(str(exc))) from None
-    for item in items:
-        where = clean(item.where)
-        if isinstance(item, SourceProblem) and ": outside the allowed folders" in item.reason:
-            named = Path(item.reason.split(": outside the allowed folders")[0]).name
-            yield where, f"image {named!r} is not among the uploaded files"
-        elif isinstance(item, SourceProblem):
-            yield where, clean(item.reason)
-        elif is_url(item.image):
-            yield where, f"{item.image}: the server does not fetch URLs; upload the image"
-        elif Path(item.image).resolve().parent != root:
-            yield where, f"image {Path(item.image).name!r} is not among the uploaded files"
-        else:
-            yield where, item
-
-
-def _same_metadata(stored: Mapping[str, object], new: Mapping[str, object]) -> bool:
-    """Whether storing ``new`` would leave ``stored`` as it is (keys not in ``new`` are kept by the store;
-    values compare after the store's widening: ``5`` equals ``5.0`` and ``"5"`` in a text column)."""
-    for key, value in new.items():
-        old = stored.get(key)
-        if old == value:
-            continue
-        if old is None or value is None:
-            return False
-        numbers = all(isinstance(v, (int, float)) for v in (old, value))
-        if (float(old) != float(value)) if numbers else (str(old) != str(value)):
-            return False
-    return True
-
-
-def _store_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary name, then a rename): whatever is at ``path``, a
-    symlink included, is replaced, never written through."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def _key(path: str | os.PathLike, follow: bool = False) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path) if follow else os.lstat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _unlink(path: str | os.PathLike) -> bool:
-    try:
-        os.unlink(path)  # a symlink is removed itself, its target untouched
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _formats() -> list[str]:
-    Image.init()  # registers Pillow's plugins (MPO, AVIF...) so they can be named; a no-op after the first call
-    return [fmt for fmt in ACCEPTED_FORMATS if fmt in Image.OPEN]
-
-
-@lru_cache(maxsize=1)
-def _open_takes_new_columns() -> bool:
-    # Catalog.open(new_columns=False) (clients cannot grow the schema) is being added alongside this code;
-    # pass it only once it exists. Remove this check when every supported version has it.
-    return "new_columns" in inspect.signature(Catalog.open).parameters

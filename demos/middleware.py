@@ -64,27 +64,38 @@ class HostGuard:
 
 class OriginGuard:
     """Writes (any method but GET/HEAD/OPTIONS) are refused when the browser says they come from another
-    site: an ``Origin`` whose host:port differs from ``Host``, or ``Sec-Fetch-Site: cross-site``. Clients
-    that are not browsers (curl, SDKs) send neither header and pass."""
+    site: an ``Origin`` whose host:port differs from ``Host``, or ``Sec-Fetch-Site: cross-site``; reads from
+    another site get their responses without any ``Access-Control-*`` header (no CORS grant, whatever the app
+    behind says). Clients that are not browsers (curl, SDKs) send neither header and pass."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
-            origin = _header(scope, b"origin")
-            host = (_header(scope, b"host") or "").strip().lower()
-            site = (_header(scope, b"sec-fetch-site") or "").strip().lower()
-            foreign = site == "cross-site"
-            if origin is not None and not foreign:
-                parts = urlsplit(origin.strip().lower())
-                foreign = origin.strip().lower() == "null" or parts.netloc != host
-            if foreign:
-                await send_error(
-                    send, 403, "cross-site write refused: this server takes writes only from its own pages"
-                )
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        host = (_header(scope, b"host") or "").strip().lower()
+        site = (_header(scope, b"sec-fetch-site") or "").strip().lower()
+        foreign = site == "cross-site"
+        if origin is not None and not foreign:
+            parts = urlsplit(origin.strip().lower())
+            foreign = origin.strip().lower() == "null" or parts.netloc != host
+        if foreign and scope["method"] not in SAFE_METHODS:
+            await send_error(send, 403, "cross-site write refused: this server takes writes only from its own pages")
+            return
+        if not foreign:
+            await self.app(scope, receive, send)
+            return
+
+        async def no_cors(message):  # reads from another site's page get no CORS grant, whatever Gradio says
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if not k.lower().startswith(b"access-control-")]
+                message = {**message, "headers": kept}
+            await send(message)
+
+        await self.app(scope, receive, no_cors)
 
 
 class BodyTooLarge(Exception):

@@ -1,4 +1,4 @@
-"""Pure rendering of results for the UI: evidence panels (cited lines highlighted in their file), captions."""
+"""Pure rendering for the UI: the banner, evidence panels (cited lines highlighted in their file), captions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import html
 import re
 
 from multimodal.answers import Answer
+from multimodal.banner import Banner
 
 _LINES = re.compile(r":L(\d+)(?:-L(\d+))?$")
 
@@ -52,3 +53,18 @@ def _file_excerpt(name: str, lines: list[str], lo: int, hi: int, window: int) ->
 def item_caption(hit: dict) -> str:
     meta = ", ".join(f"{k}={v}" for k, v in list(hit.get("metadata", {}).items())[:4])
     return f"{hit['id']} · {hit['score']:.3f}" + (f" · {meta}" if meta else "")
+
+
+def banner_markdown(banner: Banner) -> str:
+    """The banner as markdown: tier and why, the models and what their weights are, the runtime, and how to
+    get the full models when another tier runs."""
+    lines = [
+        "# sceneqa",
+        f"**tier `{banner.tier}`**: {banner.why}  ",
+        f"encoder `{banner.encoder}`: {banner.encoder_weights}  ",
+        f"answerer `{banner.answerer}`: {banner.answerer_weights}  ",
+        f"runtime {banner.runtime}",
+    ]
+    if banner.get_full:
+        lines.append(f"\n_Full models: {banner.get_full}._")
+    return "\n".join(lines)

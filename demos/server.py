@@ -8,11 +8,11 @@ from pathlib import Path
 
 from demos.api import create_api
 from demos.api_errors import PathScrubber, install_error_handlers
-from demos.app import build_demo
 from demos.catalog_handle import CatalogHandle
 from demos.gate import ModelGate
 from demos.middleware import BodyLimit, HostGuard, LoginThrottle, OriginGuard
 from demos.model_calls import ModelCalls
+from demos.ui import build_demo
 from demos.upload_guard import GradioPathGuard, public_api_names, use_upload_folder
 from demos.web_config import WebConfig
 
@@ -41,6 +41,7 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None):
         upload_root / "examples" if examples_dir is not None else None,
         upload_root=upload_root,
         request_timeout_s=config.request_timeout_s,
+        limits=config.limits(services.config.image_limits.max_pixels),
     )
     demo.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)
     app = gr.mount_gradio_app(

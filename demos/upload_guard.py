@@ -16,13 +16,18 @@ its cached copies and its ``file=`` route there.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote
 
-from retrieval.errors import SceneQAError
+from retrieval.errors import ConfigError, SceneQAError
+
+log = logging.getLogger("sceneqa.serve")
+UPLOAD_MAX_AGE_S = 3600  # a UI upload lives an hour (long enough to ask about it; the disk stays bounded)
+SWEEP_EVERY_S = 300
 
 PREFIX = "/gradio_api/"
 # multipart routes that store a client's upload in the upload folder: nothing in them names a server file
@@ -41,10 +46,46 @@ def use_upload_folder(root: Path) -> Path:
     (``GRADIO_TEMP_DIR``: read by ``gr.Blocks`` components when constructed and by the mounted app's
     upload and ``file=`` routes when mounted). Returns the resolved folder. Call at server build time."""
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     root = root.resolve()
+    st = root.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise ConfigError(
+            f"the UI upload folder {root} belongs to another user; remove it or choose another --index folder"
+        )
+    os.chmod(root, 0o700)  # no other local user may plant files (or hard links) where handlers read
+    removed = sweep_uploads(root, older_than_s=UPLOAD_MAX_AGE_S)
+    if removed:
+        log.info("removed %d stale UI upload file(s) from %s", removed, root)
     os.environ["GRADIO_TEMP_DIR"] = str(root)
     return root
+
+
+def sweep_uploads(root: Path, older_than_s: float, keep: tuple[str, ...] = ("examples",)) -> int:
+    """Delete files under ``root`` last modified more than ``older_than_s`` seconds ago (never following
+    symlinks; ``keep`` names top-level folders left alone), then empty folders. Returns the files removed."""
+    import time
+
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False, followlinks=False):
+        here = Path(dirpath)
+        if here != root and here.relative_to(root).parts[0] in keep:
+            continue
+        for name in filenames:
+            path = here / name
+            try:
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        if here != root:
+            try:
+                here.rmdir()  # only when empty
+            except OSError:
+                pass
+    return removed
 
 
 def confine(path: str | os.PathLike, root: Path) -> Path:
@@ -55,6 +96,8 @@ def confine(path: str | os.PathLike, root: Path) -> Path:
         real = Path(os.fspath(path)).resolve()
         inside = real.is_relative_to(Path(root).resolve())
         is_file = inside and real.is_file()
+        # a hard link planted in the folder names some other file's bytes: uploads are never hard-linked
+        inside = inside and (not is_file or real.stat().st_nlink == 1)
     except (OSError, ValueError, TypeError, RuntimeError):  # NUL bytes, loops, too long, not a path
         inside = is_file = False
     if not inside:
@@ -138,6 +181,8 @@ class GradioPathGuard:
             await self.app(scope, receive, send)
             return
         if method != "POST" or route.rstrip("/") in UPLOAD_ROUTES:
+            if method == "POST":
+                await self._sweep_now_and_then()
             await self.app(scope, receive, send)
             return
         named = _NAMED_CALL.match(route)
@@ -162,6 +207,21 @@ class GradioPathGuard:
                 )
                 return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _sweep_now_and_then(self) -> None:
+        """Uploads older than ``UPLOAD_MAX_AGE_S`` are deleted, checked at most every ``SWEEP_EVERY_S`` on an
+        upload (Gradio's own ``delete_cache`` does not run for an app mounted inside FastAPI)."""
+        import time
+
+        import anyio.to_thread
+
+        now = time.monotonic()
+        if now - getattr(self, "_last_sweep", float("-inf")) < SWEEP_EVERY_S:
+            return
+        self._last_sweep = now
+        removed = await anyio.to_thread.run_sync(sweep_uploads, self.root, UPLOAD_MAX_AGE_S)
+        if removed:
+            log.info("removed %d UI upload(s) older than %d s", removed, UPLOAD_MAX_AGE_S)
 
     def _servable(self, target: str) -> bool:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):  # a URL: Gradio would fetch it for the client

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from demos.request_limits import RequestLimits
 from multimodal.errors import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -17,7 +18,8 @@ class WebConfig:
     on /v1 when set; ui_auth: ``(user, password)`` for the UI; max_upload_mb: per request; request_timeout_s:
     per API call; concurrency: model calls at once (the UI queue and the API share it); queue_size: waiting
     UI events before "queue full"; index: the catalog folder; allowed_hosts: extra ``Host`` names to
-    answer (DNS-rebinding guard); max_request_megapixels: decoded pixels per request, all images together."""
+    answer (DNS-rebinding guard); max_request_megapixels: decoded pixels per request, all images together;
+    max_connections: open connections and requests at once (uvicorn's limit; past it, 503)."""
 
     index: Path
     host: str = "127.0.0.1"
@@ -31,14 +33,24 @@ class WebConfig:
     allow_urls: bool = False
     allowed_hosts: tuple[str, ...] = ()
     max_request_megapixels: float = 100.0
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port {self.port} is not a TCP port")
         if self.concurrency < 1 or self.queue_size < 1:
             raise ConfigError("--concurrency and --queue-size must be >= 1")
+        if self.max_connections < self.concurrency + self.queue_size + 8:
+            raise ConfigError(
+                f"--max-connections {self.max_connections} is too small for --concurrency + --queue-size; "
+                f"use at least {self.concurrency + self.queue_size + 8}"
+            )
         if self.max_upload_mb <= 0 or self.request_timeout_s <= 0 or self.max_request_megapixels <= 0:
             raise ConfigError("--max-upload-mb, --request-timeout and --max-request-megapixels must be positive")
+
+    def limits(self, per_image_max_pixels: int) -> RequestLimits:
+        """The per-request caps of this server (API and UI alike)."""
+        return RequestLimits(max_megapixels=self.max_request_megapixels, per_image_max_pixels=per_image_max_pixels)
 
     @property
     def max_upload_bytes(self) -> int:

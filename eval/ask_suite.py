@@ -10,7 +10,6 @@ Prints accuracy, abstention and, for logs, the share of answers citing the right
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -63,16 +62,14 @@ def make_log(seed: int, lines: int = 120) -> tuple[str, list[tuple[str, int, str
     return "\n".join(out) + "\n", questions
 
 
-def run_ask_suite(args: argparse.Namespace, config) -> int:
+def run_ask_suite(services, *, logs: int = 20, as_json: bool = False) -> int:
+    """Ask ``services`` the photo questions and those of ``logs`` generated logs; prints the summary, and with
+    ``as_json`` one JSON line of every row."""
     from PIL import Image
     from skimage import data
 
     from multimodal.ask import AskRequest, ask
-    from multimodal.cli import announce
-    from multimodal.services import build_services
 
-    services = build_services(config)
-    announce(services, args.quiet)
     photo_rows, log_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, question, accepted in PHOTO_QUESTIONS:
@@ -92,7 +89,7 @@ def run_ask_suite(args: argparse.Namespace, config) -> int:
                     "confidence": a.confidence,
                 }
             )
-        for seed in range(args.logs):
+        for seed in range(logs):
             text, questions = make_log(seed)
             log = Path(tmp) / f"inspection-{seed}.log"
             log.write_text(text)
@@ -121,10 +118,10 @@ def run_ask_suite(args: argparse.Namespace, config) -> int:
         mark = "ok " if r["correct"] else ("abst" if r["abstained"] else "WRONG")
         print(f"  {mark:5s} {r['photo']:18s} {r['question']:34s} -> {r['answer'][:50]} ({r['confidence']:.2f})")
     print(
-        f"logs: {len(log_rows)} questions over {args.logs} generated logs, right line cited {line_acc:.3f}, "
+        f"logs: {len(log_rows)} questions over {logs} generated logs, right line cited {line_acc:.3f}, "
         f"answer contains the fact {phrase_acc:.3f}, abstained {log_abst:.3f}"
     )
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {

@@ -120,7 +120,7 @@ def ingest_cmd(csv_path: Path, folder: Path, cache: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "multimodal.cli",
+        "sceneqa.cli",
         *("--tier", "tiny", "--device", "cpu", "--precision", "fp32", "--offline", "--cache-dir", str(cache), "-q"),
         *("--batch-size", "2", "index", "add", str(csv_path), "--index", str(folder), "--commit-every", "4"),
     ]

@@ -22,16 +22,7 @@ import numpy as np
 
 from eval.bench_common import PlainOpenClip, photo_set
 from eval.machine import header_line, machine_info
-
-
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident set size of this process in MB, from /proc/self/status."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, value = line.split(":", 1)
-            fields[key] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+from eval.rss import rss_mb
 
 
 def write_photos(folder: Path, n: int, size: tuple[int, int]) -> list[Path]:
@@ -137,7 +128,7 @@ def measure_rss(tmp: Path, n: int, runtime, options, chunk: int) -> list[dict]:
         before = done[0]
         done[0] += k
         if any(before < m <= done[0] for m in marks):
-            cur, peak = rss_mb()
+            cur, peak = rss_mb(), rss_mb(peak=True)
             samples.append({"images": done[0], "rss_mb": round(cur, 1), "peak_mb": round(peak, 1)})
 
     with Catalog.open(tmp / "idx-many", encoder=enc.spec, dim=enc.dim, writable=True, create=True) as cat:

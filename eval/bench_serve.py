@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from eval.machine import header_line, machine_info
-from eval.server_process import rss_mb, running_server
+from eval.requires import require
+from eval.rss import rss_mb
+from eval.server_process import running_server
 
 
 def payloads() -> dict[str, list[dict]]:
@@ -61,8 +63,7 @@ async def load_and_sample(url: str, clients: int, seconds: float, mix, pid: int,
 
 
 async def load(url: str, clients: int, seconds: float, mix: dict[str, list[dict]]) -> dict[str, list]:
-    import httpx
-
+    httpx = require("httpx", purpose="`sceneqa bench serve`")
     results: dict[str, list] = {k: [] for k in mix}
     errors: dict[str, int] = {k: 0 for k in mix}
     deadline = time.monotonic() + seconds

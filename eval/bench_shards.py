@@ -26,7 +26,7 @@ import numpy as np
 
 from eval.bench_search import clustered_vectors, exact_topk, recall_at
 from eval.machine import header_line, machine_info
-from eval.server_process import rss_mb
+from eval.rss import rss_mb
 
 
 def write_synthetic_shards(folder: Path, n: int, dim: int, rows: int) -> list[Path]:
@@ -86,8 +86,7 @@ def _child_build(shards: str, index: str, dim: str, kind: str) -> None:
 
     s = build_from_shards(Path(index), list_shards(Path(shards)), encoder="bench:shards", dim=int(dim), index_type=kind)
     # VmHWM: this process image's resident high-water mark (ru_maxrss would carry the forking parent's over exec)
-    hwm = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
-    peak_mb = int(hwm.split()[1]) / 1024
+    peak_mb = rss_mb(peak=True)
     print(json.dumps({"count": s.count, "index_type": s.index_type, "added": s.added, "peak_rss_mb": peak_mb}))
 
 

@@ -56,7 +56,7 @@ def run_vlm_bench(services, arch: str, new_tokens: int, repeats: int, context_to
     from multimodal.answerers import create_answerer
     from multimodal.vlm.tiny import tiny_vlm_folder
 
-    ours = create_answerer(f"tiny:hf/{arch}", services)
+    ours = create_answerer(f"tiny:hf/{arch}", services.answerer_needs())
     folder = tiny_vlm_folder(services.encoder_options(), arch)
     processor = ours._processor
     rng = np.random.default_rng(0)

@@ -57,14 +57,14 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 
 def run_fuzz(cases: int, seed: int, seconds: float) -> dict[str, object]:
-    from eval.bench_ingest import rss_mb
+    from eval.rss import rss_mb
     from multimodal.errors import InvalidImageError
     from multimodal.images import ImageLimits, load_image
 
     corpus = seeds_corpus()
     limits = ImageLimits(max_pixels=4_000_000)
     rng = random.Random(seed)
-    before = rss_mb()[0]
+    before = rss_mb()
     done = decoded = refused = 0
     unhandled: list[dict[str, str]] = []
     deadline = time.monotonic() + seconds
@@ -88,7 +88,7 @@ def run_fuzz(cases: int, seed: int, seconds: float) -> dict[str, object]:
                 }
             )
         done += 1
-    after = rss_mb()[0]
+    after = rss_mb()
     return {
         "cases": done,
         "decoded": decoded,

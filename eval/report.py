@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.requires import require
+
 
 def write_json(out: Path, report: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
@@ -70,8 +72,7 @@ def plot_confusion(out: Path, pred: np.ndarray, truth: np.ndarray, classes: list
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require("matplotlib", purpose="the report's plots")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

@@ -7,16 +7,18 @@ query item itself is excluded).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from eval.data import load_captioned_catalog, load_captions
+from eval.data import LoadReport, load_captioned_catalog, load_captions
 from eval.machine import machine_info
 from eval.metrics import first_relevant_ranks, mean_average_precision, recall_at_k
 from eval.report import plot_recall_curve, table, write_json, write_markdown
+from eval.requires import require
+from multimodal.errors import ConfigError
 
 KS = (1, 5, 10)
 
@@ -30,24 +32,36 @@ def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray) -> dict[str, flo
     return out
 
 
-def run_retrieval_eval(args: argparse.Namespace, config) -> int:
+def load_data(
+    data: Path,
+    *,
+    text_column: str = "productDisplayName",
+    group_column: str | None = None,
+    path_column: str = "path",
+    limit: int | None = None,
+) -> LoadReport:
+    """Captioned images from a captions ``.jsonl`` or a ``.csv`` catalog (``text_column`` is the caption; items
+    sharing ``group_column`` are relevant to each other); each skipped row is reported on stderr. Called before
+    any model loads, so bad data or a missing plotting package fails fast."""
+    require("matplotlib", purpose="the report's plots")
+    if data.suffix.lower() == ".jsonl":
+        loaded = load_captions(data, limit)
+    elif data.suffix.lower() == ".csv":
+        loaded = load_captioned_catalog(data, text_column, group_column, path_column, limit)
+    else:
+        raise ConfigError(f"--data {data}: expected a captions .jsonl or a .csv catalog")
+    for p in loaded.problems:
+        print(f"sceneqa: skipped {p}", file=sys.stderr)
+    return loaded
+
+
+def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = Path("reports/retrieval")) -> int:
+    """Evaluate ``services``' encoder on ``loaded`` (from :func:`load_data`); writes report.json, report.md and a
+    recall@k plot into ``out`` and prints the summary. ``data`` only labels the report."""
     from tqdm import tqdm
 
     from multimodal.batch_embed import embed_sources
-    from multimodal.cli import announce
-    from multimodal.errors import ConfigError
-    from multimodal.services import build_services
 
-    if args.data.suffix.lower() == ".jsonl":
-        loaded = load_captions(args.data, args.limit)
-    elif args.data.suffix.lower() == ".csv":
-        loaded = load_captioned_catalog(args.data, args.text_column, args.group_column, args.path_column, args.limit)
-    else:
-        raise ConfigError(f"--data {args.data}: expected a captions .jsonl or a .csv catalog")
-    for p in loaded.problems:
-        print(f"sceneqa: skipped {p}", file=sys.stderr)
-    services = build_services(config)
-    announce(services, args.quiet)
     items = list(loaded.items)
     start = time.perf_counter()
     with tqdm(total=len(items), unit="img", file=sys.stderr, disable=None) as bar:
@@ -77,7 +91,7 @@ def run_retrieval_eval(args: argparse.Namespace, config) -> int:
     elapsed = time.perf_counter() - start
     full = {
         "task": "retrieval",
-        "data": str(args.data),
+        "data": str(data),
         "tier": services.tier.tier,
         "encoder": services.encoder.info.as_dict(),
         "images": len(kept),
@@ -87,12 +101,12 @@ def run_retrieval_eval(args: argparse.Namespace, config) -> int:
         "failed_images": list(batch.errors.values()),
         **report,
     }
-    write_json(args.out, full)
-    plot = plot_recall_curve(args.out, {k: v["curve"] for k, v in report.items()})
+    write_json(out, full)
+    plot = plot_recall_curve(out, {k: v["curve"] for k, v in report.items()})
     rows = [(name, m["queries"], m["recall@1"], m["recall@5"], m["recall@10"], m["mAP"]) for name, m in report.items()]
     write_markdown(
-        args.out,
-        f"Retrieval: {args.data}",
+        out,
+        f"Retrieval: {data}",
         [
             ("Summary", table(rows, ("direction", "queries", "recall@1", "recall@5", "recall@10", "mAP"))),
             ("Models", f"tier `{services.tier.tier}`, encoder `{services.encoder.spec}`"),
@@ -104,5 +118,5 @@ def run_retrieval_eval(args: argparse.Namespace, config) -> int:
             f"{name}: {m['queries']} queries over {len(kept)} images, recall@1 {m['recall@1']:.3f}, recall@5 "
             f"{m['recall@5']:.3f}, recall@10 {m['recall@10']:.3f}, mAP {m['mAP']:.3f}"
         )
-    print(f"report in {args.out}/")
+    print(f"report in {out}/")
     return 0

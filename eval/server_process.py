@@ -24,7 +24,7 @@ def running_server(global_args: list[str], index: Path, *serve_args: str, timeou
     cmd = [
         sys.executable,
         "-m",
-        "multimodal.cli",
+        "sceneqa.cli",
         *global_args,
         "serve",
         "--port",
@@ -59,10 +59,3 @@ def running_server(global_args: list[str], index: Path, *serve_args: str, timeou
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")

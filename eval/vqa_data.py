@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.requires import require
 from multimodal.errors import ConfigError
 
 
@@ -20,10 +21,7 @@ def load_vqa(data: str, limit: int | None = None, split: str = "test") -> tuple[
     """Items and problems (``file:line: reason``). ``data`` is ``easy-vqa`` (``split`` test or train) or a
     JSONL path."""
     if data == "easy-vqa":
-        try:
-            import easy_vqa
-        except ImportError as exc:
-            raise ConfigError("--data easy-vqa needs the easy-vqa package: pip install easy-vqa") from exc
+        easy_vqa = require("easy_vqa", purpose="--data easy-vqa")
         if split not in ("test", "train"):
             raise ConfigError(f"--split {split!r}: easy-vqa has test and train")
         questions, answers, image_ids = getattr(easy_vqa, f"get_{split}_questions")()

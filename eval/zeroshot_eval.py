@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from eval.data import load_labelled
+from eval.data import LoadReport, load_labelled
 from eval.machine import machine_info
 from eval.metrics import (
     coverage_curve,
@@ -22,6 +22,7 @@ from eval.metrics import (
     topk_accuracy,
 )
 from eval.report import plot_confusion, plot_coverage, plot_reliability, table, write_json, write_markdown
+from eval.requires import require
 from multimodal.batch_embed import embed_sources
 from multimodal.errors import ConfigError
 from multimodal.zeroshot_scores import match_scores, softmax_scores
@@ -98,18 +99,26 @@ def _fit(cos, bg, truth, pred, correct, cal) -> dict:
     return out
 
 
-def run_zeroshot_eval(args: argparse.Namespace, config) -> int:
-    from tqdm import tqdm
-
-    from multimodal.cli import announce
-    from multimodal.services import build_services
-
-    loaded = load_labelled(args.data, label_column=args.label_column, path_column=args.path_column, limit=args.limit)
+def load_data(
+    data: Path, *, label_column: str = "label", path_column: str = "path", limit: int | None = None
+) -> LoadReport:
+    """The labelled images of ``data`` (a class-folder tree or a CSV); each skipped row is reported on stderr.
+    Called before any model loads, so bad data or a missing plotting package fails fast."""
+    require("matplotlib", purpose="the report's plots")
+    loaded = load_labelled(data, label_column=label_column, path_column=path_column, limit=limit)
     for problem in loaded.problems:
         print(f"sceneqa: skipped {problem}", file=sys.stderr)
+    return loaded
+
+
+def run_zeroshot_eval(
+    services, loaded: LoadReport, *, data: Path, label_column: str = "label", out: Path = Path("reports/zeroshot")
+) -> int:
+    """Evaluate ``services`` on ``loaded`` (from :func:`load_data`); writes report.json, report.md and plots into
+    ``out`` and prints the summary. ``data`` and ``label_column`` only label the report."""
+    from tqdm import tqdm
+
     classes = sorted({it.label for it in loaded.items})
-    services = build_services(config)
-    announce(services, args.quiet)
     start = time.perf_counter()
     with tqdm(total=len(loaded.items), unit="img", file=sys.stderr, disable=None) as bar:
         result = evaluate(services, list(loaded.items), classes, progress=bar.update)
@@ -119,8 +128,8 @@ def run_zeroshot_eval(args: argparse.Namespace, config) -> int:
         print(f"sceneqa: skipped image: {msg}", file=sys.stderr)
     report = {
         "task": "zeroshot",
-        "data": str(args.data),
-        "label_column": args.label_column,
+        "data": str(data),
+        "label_column": label_column,
         "tier": services.tier.tier,
         "encoder": services.encoder.info.as_dict(),
         "seconds": elapsed,
@@ -128,7 +137,6 @@ def run_zeroshot_eval(args: argparse.Namespace, config) -> int:
         "skipped_rows": list(loaded.problems),
         **m,
     }
-    out = args.out
     write_json(out, report)
     plots = [
         plot_reliability(out, m["reliability"], "top-1 confidence"),
@@ -154,7 +162,7 @@ def run_zeroshot_eval(args: argparse.Namespace, config) -> int:
     worst = sorted(((a, c) for c, a in m["per_class_accuracy"].items() if a == a))[:10]
     write_markdown(
         out,
-        f"Zero-shot: {args.data} ({args.label_column})",
+        f"Zero-shot: {data} ({label_column})",
         [
             ("Summary", summary),
             (
@@ -171,7 +179,7 @@ def run_zeroshot_eval(args: argparse.Namespace, config) -> int:
         ],
     )
     print(
-        f"zero-shot {args.data} [{args.label_column}]: {m['n']} images, {m['classes']} classes, "
+        f"zero-shot {data} [{label_column}]: {m['n']} images, {m['classes']} classes, "
         f"top-1 {m['top1']:.3f}, top-5 {m['top5']:.3f}, macro F1 {m['macro_f1']:.3f}, ECE {m['ece']:.3f}, "
         f"abstained {m['abstention_rate']:.2f} (accuracy when answering {m['accuracy_answered']:.3f}); "
         f"{elapsed:.1f} s; report in {out}/"

@@ -71,6 +71,7 @@ class LiteAnswerer:
     """Scene facts + evidence -> a cited answer, or an abstention below ``threshold`` confidence."""
 
     name = "lite scene facts (no generative model)"
+    can_stream = False  # the answer is composed at once; ask_stream yields it whole
 
     def __init__(self, tools: FactTools, threshold: float = 0.5) -> None:
         self.tools = tools

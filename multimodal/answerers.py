@@ -1,31 +1,68 @@
-"""Answerer factory: ``lite`` (scene facts), ``hf:REPO_OR_DIR`` (a VLM), ``tiny:hf[/ARCH]`` (random VLM).
+"""Answerers: the :class:`Answerer` Protocol and the factory from a spec: ``lite`` (scene facts),
+``hf:REPO_OR_DIR`` (a VLM), ``tiny:hf[/ARCH]`` (random VLM).
 
-Every answerer has ``name`` and ``answer(question, images, evidence) -> (Answer, derived_evidence)``;
-VLM answerers also ``stream(...)``, yielding text pieces and then the Answer.
+Every answerer has ``name``, ``can_stream`` and ``answer(question, images, evidence) -> (Answer, derived)``;
+those with ``can_stream`` also ``stream(...)``, yielding text pieces and then the Answer. A factory receives
+:class:`AnswererNeeds` (what answerers may use), never the whole services object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from PIL import Image
+
+from multimodal.answers import Answer, Evidence
+from multimodal.encoders.base import EncoderOptions
 from multimodal.errors import SpecError, UnknownNameError
+from multimodal.runtime import Runtime
 
 
-def _lite(rest: str, services):
+class Answerer(Protocol):
+    name: str
+    can_stream: bool
+
+    def answer(
+        self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
+    ) -> tuple[Answer, list[Evidence]]:
+        """The answer and the evidence it derived from the images (citations come from both)."""
+        ...
+
+    def stream(
+        self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
+    ) -> Iterator[str | Answer]:
+        """Only when ``can_stream``: text pieces as generated, then the final :class:`Answer`."""
+        ...
+
+
+@dataclass(frozen=True)
+class AnswererNeeds:
+    """What an answerer factory may use. ``fact_tools`` builds (once, lazily) the scene-fact tools."""
+
+    runtime: Runtime
+    encoder_options: EncoderOptions
+    vlm_options: Any  # multimodal.vlm.hf_vlm.VlmOptions (imported lazily: transformers is heavy)
+    threshold: float
+    fact_tools: Callable[[], Any]
+
+
+def _lite(rest: str, needs: AnswererNeeds):
     if rest:
         raise SpecError(f"'lite:{rest}': the lite answerer takes no arguments; use lite")
     from multimodal.answer_lite import LiteAnswerer
 
-    return LiteAnswerer(services.fact_tools(), threshold=services.config.abstain_below)
+    return LiteAnswerer(needs.fact_tools(), threshold=needs.threshold)
 
 
-def _hf(rest: str, services):
+def _hf(rest: str, needs: AnswererNeeds):
     from multimodal.vlm.hf_vlm import load_hf_vlm
 
-    return load_hf_vlm(rest, services.runtime, services.encoder_options(), services.vlm_options())
+    return load_hf_vlm(rest, needs.runtime, needs.encoder_options, needs.vlm_options)
 
 
-def _tiny(rest: str, services):
+def _tiny(rest: str, needs: AnswererNeeds):
     family, _, arch = rest.partition("/")
     if family != "hf":
         raise UnknownNameError(f"unknown tiny answerer 'tiny:{rest}'. Available: tiny:hf, tiny:hf/smolvlm-256m")
@@ -34,18 +71,39 @@ def _tiny(rest: str, services):
     from multimodal.vlm.tiny import tiny_vlm_folder, write_tiny_vlm
 
     arch = arch or "tiny"
-    opts = services.encoder_options()
+    opts = needs.encoder_options
     folder = ensure_folder(tiny_vlm_folder(opts, arch), lambda d: write_tiny_vlm(d, arch, opts.seed))
-    return load_hf_vlm(
-        str(folder), services.runtime, opts, services.vlm_options(), spec=f"tiny:{rest}", pretrained=False
-    )
+    return load_hf_vlm(str(folder), needs.runtime, opts, needs.vlm_options, spec=f"tiny:{rest}", pretrained=False)
 
 
-ANSWERERS: dict[str, Callable] = {"lite": _lite, "hf": _hf, "tiny": _tiny}
+@dataclass(frozen=True)
+class AnswererKind:
+    """A family of answerers: how its display name follows from the spec (no loading), and its builder."""
+
+    display: Callable[[str], str]
+    build: Callable[[str, AnswererNeeds], Answerer]
 
 
-def create_answerer(spec: str, services):
+ANSWERERS: dict[str, AnswererKind] = {
+    "lite": AnswererKind(lambda spec: "lite scene facts (no generative model)", _lite),
+    "hf": AnswererKind(lambda spec: f"{spec} (pretrained)", _hf),
+    "tiny": AnswererKind(lambda spec: f"{spec} (RANDOM WEIGHTS)", _tiny),
+}
+
+
+def _kind(spec: str) -> tuple[AnswererKind, str]:
     family, _, rest = spec.strip().partition(":")
     if family not in ANSWERERS:
         raise UnknownNameError(f"unknown answerer {spec!r}. Available: lite, hf:REPO_OR_DIR, tiny:hf")
-    return ANSWERERS[family](rest, services)
+    return ANSWERERS[family], rest
+
+
+def answerer_name(spec: str) -> str:
+    """What ``create_answerer(spec).name`` will be, without loading anything."""
+    kind, _ = _kind(spec)
+    return kind.display(spec.strip())
+
+
+def create_answerer(spec: str, needs: AnswererNeeds) -> Answerer:
+    kind, rest = _kind(spec)
+    return kind.build(rest, needs)

@@ -107,7 +107,7 @@ def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = No
     Answerers that do not generate token by token yield their whole answer once."""
     images, evidence, notices = prepare(services, req, catalog)
     answerer = services.answerer()
-    if not hasattr(answerer, "stream"):
+    if not answerer.can_stream:
         answer, derived = answerer.answer(req.question, images, evidence)
         yield answer.text
         yield _result(services, answer, evidence, derived, notices)

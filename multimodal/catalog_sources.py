@@ -39,10 +39,13 @@ class SourceRow:
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """A row that cannot be ingested, with ``file:line`` and the reason."""
+    """A row that cannot be ingested, with ``file:line`` and the reason. ``code`` says what kind of problem it
+    is, for callers that decide by it (``invalid``, or ``outside_roots`` with the ``image`` it named)."""
 
     where: str
     reason: str
+    code: str = "invalid"
+    image: str | None = None
 
 
 SourceItem = SourceRow | SourceProblem
@@ -98,6 +101,8 @@ def _confined(rows: Iterator[SourceItem], roots: Sequence[Path]) -> Iterator[Sou
                     row.where,
                     f"{row.image}: outside the allowed folders ({', '.join(str(b) for b in bases)}); "
                     "not read. Allow its folder with --allow-root DIR",
+                    code="outside_roots",
+                    image=row.image,
                 )
                 continue
         yield row

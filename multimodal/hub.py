@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from multimodal.hub_cache import repo_cached
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
@@ -54,9 +56,3 @@ def encoder_cached(spec: str) -> bool:
     if family == "hf":
         return os.path.isdir(os.path.expanduser(rest)) or repo_cached(rest, "config.json")
     return True  # lite and tiny need no download
-
-
-def repo_cached(repo: str, filename: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(repo_id=repo, filename=filename), str)

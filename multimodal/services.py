@@ -1,17 +1,30 @@
-"""The :class:`Services` object built once in ``main()`` and handed to the CLI, the web app and eval."""
+"""The :class:`Services` object built once in ``main()`` and handed to the CLI, the web app and eval.
+
+It holds the resolved :class:`~multimodal.plan.TierPlan`, the runtime and the encoder; the models only the ask
+pipeline needs (answerer, OCR, faces, tagger, sentence embedder) are typed lazy holders that build on first use,
+once, under a lock (two requests never load a model twice). Which implementation each is comes from the plan's
+registries; no tier is special-cased here.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
+from multimodal.answerers import Answerer, AnswererNeeds, answerer_name, create_answerer
 from multimodal.encoders.base import Encoder, EncoderOptions, default_cache_dir
 from multimodal.encoders.factory import create_encoder
 from multimodal.errors import ConfigError
 from multimodal.images import DEFAULT_LIMITS, ImageLimits
+from multimodal.plan import FACE_DETECTORS, OCR_READERS, TAGGERS, TEXT_EMBEDDERS, TierPlan, make_plan
 from multimodal.runtime import Runtime, resolve_runtime
 from multimodal.tiers import TierChoice, resolve_tier
 from multimodal.zeroshot import ZeroShotClassifier
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,65 +55,66 @@ class ServiceConfig:
         return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
 
-@dataclass
+class Lazy(Generic[T]):
+    """A value built on first :meth:`get`, exactly once even when threads race for it."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._built = False
+
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def get(self) -> T:
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._value = self._build()
+                    self._built = True
+        return self._value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
 class Services:
-    """Loaded, ready-to-use models and the choices that produced them. The models only the ask pipeline
-    needs (OCR, faces, sentence embedder) load on first use, once."""
+    """Loaded, ready-to-use models and the plan that chose them."""
 
     config: ServiceConfig
-    tier: TierChoice
+    plan: TierPlan
     runtime: Runtime
     encoder: Encoder
     zeroshot: ZeroShotClassifier
-    _parts: dict = field(default_factory=dict, repr=False)
+    _text: Lazy = field(init=False, repr=False, compare=False)
+    _facts: Lazy = field(init=False, repr=False, compare=False)
+    _answerer: Lazy = field(init=False, repr=False, compare=False)
 
-    def banner(self) -> str:
-        """One paragraph naming the tier, the models and why; shown by the CLI and the UI."""
-        info = self.encoder.info
-        weights = info.weights if info.pretrained else "RANDOM WEIGHTS (tiny test model, scores mean nothing)"
-        return (
-            f"tier {self.tier.tier} ({self.tier.reason}); encoder {info.spec}: {weights}; "
-            f"answerer {self.answerer_spec}; runtime {self.runtime.describe()}"
-        )
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", Lazy(lambda: TEXT_EMBEDDERS[self.plan.text_embedder].build(self.runtime)))
+        object.__setattr__(self, "_facts", Lazy(self._build_fact_tools))
+        object.__setattr__(self, "_answerer", Lazy(lambda: create_answerer(self.plan.answerer, self.answerer_needs())))
 
-    def text_embedder(self):
-        """Sentence embedder for context relevance: packaged MiniLM, or the hashing twin in the tiny tier."""
-        if "text" not in self._parts:
-            from multimodal.text_embed import HashingEmbedder, MiniLMEmbedder
-
-            self._parts["text"] = HashingEmbedder() if self.tier.tier == "tiny" else MiniLMEmbedder.load(self.runtime)
-        return self._parts["text"]
-
-    def fact_tools(self):
-        if "facts" not in self._parts:
-            from multimodal.facts.faces import CascadeFaceDetector, NoFaceDetector
-            from multimodal.facts.ocr import NoTextReader, RapidOcrReader
-            from multimodal.facts.tags import ClassifierTagger, ZeroShotTagger
-            from multimodal.scene_facts import FactTools
-
-            tiny = self.tier.tier == "tiny"
-            lite = self.encoder.info.family == "lite"
-            self._parts["facts"] = FactTools(
-                zeroshot=self.zeroshot,
-                faces=NoFaceDetector() if tiny else CascadeFaceDetector(),
-                ocr=NoTextReader() if tiny else LazyReader(RapidOcrReader),
-                tagger=ClassifierTagger(self.encoder) if lite else ZeroShotTagger(self.zeroshot),
-            )
-        return self._parts["facts"]
-
-    def answerer(self):
-        """The answerer named by ``--answerer``, else the tier's default (see ``tiers.DEFAULT_ANSWERERS``)."""
-        if "answerer" not in self._parts:
-            from multimodal.answerers import create_answerer
-
-            self._parts["answerer"] = create_answerer(self.answerer_spec, self)
-        return self._parts["answerer"]
+    @property
+    def tier(self) -> TierChoice:
+        """The resolved tier, its encoder spec and why."""
+        return self.plan.choice
 
     @property
     def answerer_spec(self) -> str:
-        from multimodal.tiers import DEFAULT_ANSWERERS
+        return self.plan.answerer
 
-        return self.config.answerer or DEFAULT_ANSWERERS[self.tier.tier]
+    def text_embedder(self):
+        """Sentence embedder for context relevance (the plan's ``text_embedder``)."""
+        return self._text.get()
+
+    def fact_tools(self):
+        """The scene-fact tools (OCR, faces, tagger, zero-shot) of the plan."""
+        return self._facts.get()
+
+    def answerer(self) -> Answerer:
+        """The plan's answerer (``--answerer``, else the tier's default)."""
+        return self._answerer.get()
 
     def encoder_options(self) -> EncoderOptions:
         return EncoderOptions(
@@ -119,34 +133,52 @@ class Services:
         )
 
     def models(self) -> dict[str, str]:
-        out = {"encoder": self.encoder.spec, "answerer": self.answerer().name, "text": self.text_embedder().name}
-        if self.answerer_spec == "lite":
-            tools = self.fact_tools()
-            out.update({"ocr": tools.ocr.name, "faces": tools.faces.name, "tags": tools.tagger.name})
+        """Which models run, by role, read from the plan: loads nothing."""
+        plan = self.plan
+        out = {
+            "encoder": self.encoder.spec,
+            "answerer": answerer_name(plan.answerer),
+            "text": TEXT_EMBEDDERS[plan.text_embedder].name,
+        }
+        if plan.answerer.strip() == "lite":
+            out.update(
+                {
+                    "ocr": OCR_READERS[plan.ocr].name,
+                    "faces": FACE_DETECTORS[plan.faces].name,
+                    "tags": TAGGERS[plan.tagger].name,
+                }
+            )
         return out
+
+    def answerer_needs(self) -> AnswererNeeds:
+        return AnswererNeeds(
+            runtime=self.runtime,
+            encoder_options=self.encoder_options(),
+            vlm_options=self.vlm_options(),
+            threshold=self.config.abstain_below,
+            fact_tools=self.fact_tools,
+        )
+
+    def _build_fact_tools(self):
+        from multimodal.scene_facts import FactTools
+
+        plan = self.plan
+        return FactTools(
+            zeroshot=self.zeroshot,
+            faces=FACE_DETECTORS[plan.faces].build(),
+            ocr=OCR_READERS[plan.ocr].build(),
+            tagger=TAGGERS[plan.tagger].build(self.encoder, self.zeroshot),
+        )
 
 
 def build_services(config: ServiceConfig, *, tier: TierChoice | None = None) -> Services:
-    """Resolve tier and runtime, load the encoder. ``tier`` may be pre-resolved (tests, the web app)."""
+    """Resolve tier, plan and runtime, load the encoder. ``tier`` may be pre-resolved (tests, the web app)."""
     choice = tier or resolve_tier(config.tier, config.encoder, offline=config.offline)
+    plan = make_plan(choice, config.answerer)
     runtime = resolve_runtime(config.device, config.precision)
     options = EncoderOptions(
         batch_size=config.batch_size, local_files_only=config.offline, cache_dir=config.resolved_cache_dir
     )
-    encoder = create_encoder(choice.encoder, runtime, options)
+    encoder = create_encoder(plan.encoder, runtime, options)
     zeroshot = ZeroShotClassifier(encoder, cache_dir=config.resolved_cache_dir)
-    return Services(config=config, tier=choice, runtime=runtime, encoder=encoder, zeroshot=zeroshot)
-
-
-class LazyReader:
-    """Loads a text reader (RapidOCR: about a second) on first use, so questions that need no OCR never pay."""
-
-    def __init__(self, factory) -> None:
-        self._factory = factory
-        self._reader = None
-        self.name = getattr(factory, "name", "ocr")
-
-    def read(self, img):
-        if self._reader is None:
-            self._reader = self._factory()
-        return self._reader.read(img)
+    return Services(config=config, plan=plan, runtime=runtime, encoder=encoder, zeroshot=zeroshot)

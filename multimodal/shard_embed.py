@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multimodal.batch_embed import prefetch_one
 from multimodal.catalog_sources import SourceItem, SourceRow
 from multimodal.encoders.base import Encoder
 from multimodal.ingest import IngestOptions, IngestSummary, iter_chunks, prepare_rows
@@ -62,15 +63,11 @@ def embed_shard(task: ShardTask, encoder: Encoder, options: IngestOptions, batch
     batches = [list(task.rows[i : i + batch]) for i in range(0, len(task.rows), batch)]
     ids, images, hashes, metadata, vectors, failed = [], [], [], [], [], []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sceneqa-shard") as pool:
-        pending = pool.submit(prepare_rows, batches[0], known, options, encoder.image_size) if batches else None
-        for i in range(len(batches)):
-            ready, bad = pending.result()
-            nxt = i + 1
-            pending = (
-                pool.submit(prepare_rows, batches[nxt], known, options, encoder.image_size)
-                if nxt < len(batches)
-                else None
-            )
+
+        def prepare(rows: list[SourceRow]):
+            return prepare_rows(rows, known, options, encoder.image_size)
+
+        for _, (ready, bad) in prefetch_one(batches, prepare, pool):
             failed.extend(bad)
             to_embed = [p for p in ready if p.image is not None]
             embedded = encoder.embed_images([p.image for p in to_embed]) if to_embed else np.zeros((0, encoder.dim))
@@ -81,6 +78,7 @@ def embed_shard(task: ShardTask, encoder: Encoder, options: IngestOptions, batch
                 hashes.append(p.sha256)
                 metadata.append(json.dumps(dict(p.row.metadata), ensure_ascii=False))
                 vectors.append(by_id.get(p.row.id, np.full(encoder.dim, np.nan, np.float32)))
+            del ready, to_embed  # this batch's decoded images go before the next batch arrives
     return Shard(
         ids=ids,
         images=images,

@@ -18,6 +18,7 @@ from PIL import Image
 
 from multimodal.array_cache import cached_array
 from multimodal.encoders.base import Encoder, l2_normalize
+from multimodal.encoders.imagenet import imagenet_names
 from multimodal.errors import ConfigError, EmptyInputError
 from multimodal.zeroshot_scores import Classification, ScoreCalibration, decide, match_scores, softmax_scores
 
@@ -93,9 +94,7 @@ def build_prompts(label: str, templates: Sequence[str]) -> list[str]:
 
 def background_vocabulary() -> list[str]:
     """1,000 everyday concepts (ImageNet class names, first synonym) used to calibrate ``match``."""
-    from timm.data import ImageNetInfo
-
-    return [d.split(",")[0].strip() for d in ImageNetInfo().label_descriptions()]
+    return list(imagenet_names())
 
 
 class ZeroShotClassifier:

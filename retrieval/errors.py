@@ -64,3 +64,7 @@ class InvalidItemIdError(CatalogError, ValueError):
 
 class MetadataLimitError(CatalogError, ValueError):
     """Metadata breaks a documented cap (keys per item, key length, value length) (HTTP 400)."""
+
+
+class RequestTooLargeError(SceneQAError, ValueError):
+    """One request asks for more work than a documented per-request cap allows (HTTP 413)."""

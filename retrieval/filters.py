@@ -16,6 +16,8 @@ from retrieval.errors import FilterError
 from retrieval.records import parse_scalar, value_type
 
 OPERATORS = ("<=", ">=", "!=", "=", "<", ">", "in")
+MAX_IN_VALUES = 100  # per 'in (...)' clause: SQLite binds one parameter per value
+MAX_FILTER_CHARS = 2000
 _COMPARE = re.compile(r"^\s*(?P<col>[^<>=!]+?)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<val>.*?)\s*$")
 _IN = re.compile(r"^\s*(?P<col>.+?)\s+(?P<neg>not\s+)?in\s*\((?P<vals>.*)\)\s*$", re.IGNORECASE)
 
@@ -32,18 +34,28 @@ class Filter:
         return f"{self.column}{self.op}{self.values[0]}"
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def parse_filter(text: str) -> Filter:
     """Parse one filter expression. Raises :class:`FilterError` showing the accepted forms."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(f"filter {_shown(text)} is longer than {MAX_FILTER_CHARS} characters; shorten it")
     m = _IN.match(text)
     if m:
         values = tuple(v.strip().strip("'\"") for v in m.group("vals").split(",") if v.strip())
+        if len(values) > MAX_IN_VALUES:
+            raise FilterError(
+                f"filter {_shown(text)}: {len(values)} values in one 'in'; at most {MAX_IN_VALUES}. Narrow the list"
+            )
         if not values:
-            raise FilterError(f"filter {text!r}: 'in' needs at least one value, e.g. baseColour in (Red, Blue)")
+            raise FilterError(f"filter {_shown(text)}: 'in' needs at least one value, e.g. baseColour in (Red, Blue)")
         return Filter(m.group("col").strip(), "not in" if m.group("neg") else "in", values)
     m = _COMPARE.match(text)
     if not m or not m.group("val"):
         raise FilterError(
-            f"filter {text!r} is not understood; use COLUMN=VALUE, COLUMN!=VALUE, COLUMN<VALUE, "
+            f"filter {_shown(text)} is not understood; use COLUMN=VALUE, COLUMN!=VALUE, COLUMN<VALUE, "
             "<=, >, >= or COLUMN in (A, B)"
         )
     op = "=" if m.group("op") == "==" else m.group("op")

@@ -33,6 +33,10 @@ def validate_item_id(value: object) -> str:
         raise InvalidItemIdError(
             f"item id {show_id(item_id)} has {len(item_id)} characters; at most {MAX_ID_LENGTH} are allowed"
         )
+    try:
+        item_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidItemIdError(f"item id {show_id(item_id)} is not valid Unicode text (a lone surrogate)") from None
     if item_id in (".", ".."):
         raise InvalidItemIdError(f"item id {item_id!r} is not allowed ('.' and '..' name folders in URLs)")
     for ch in ("/", "\\"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -72,11 +73,34 @@ def check_metadata(item_id: str, metadata: Mapping[str, MetaValue]) -> None:
                 f"{who}: metadata key {_short(key)} contains a control character (NUL, newline, tab...); "
                 "no control characters in keys; remove them"
             )
+        if not _utf8(key):
+            raise MetadataLimitError(f"{who}: metadata key {_short(key)} is not valid Unicode text (a lone surrogate)")
+        if value is not None and not isinstance(value, str | int | float):
+            raise MetadataLimitError(
+                f"{who}: metadata value of {_short(key)} is a {type(value).__name__}; values are text, numbers, "
+                "booleans or null (flatten nested objects into their own keys)"
+            )
+        if isinstance(value, float) and not math.isfinite(value) and not math.isnan(value):
+            raise MetadataLimitError(f"{who}: metadata value of {_short(key)} is infinite; send a finite number")
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise MetadataLimitError(
+                f"{who}: metadata value of {_short(key)} is outside the 64-bit integer range; send it as text"
+            )
+        if isinstance(value, str) and not _utf8(value):
+            raise MetadataLimitError(f"{who}: metadata value of {_short(key)} is not valid Unicode text")
         if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
             raise MetadataLimitError(
                 f"{who}: metadata value of {_short(key)} has {len(value)} characters, at most "
                 f"{MAX_TEXT_CHARS} characters per text value; shorten it or keep long text outside the catalog"
             )
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (JSON "\\ud800") cannot be stored or sent back
+        return False
+    return True
 
 
 def _short(text: object, limit: int = 40) -> str:

@@ -10,8 +10,6 @@ add keys without growing the schema.
 
 from __future__ import annotations
 
-import json
-import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import CatalogError, MetadataLimitError
+from retrieval.extra_json import dump_extra, load_extra, merge_extra
 from retrieval.records import (
     MAX_COLUMNS,
     MAX_KEYS,
@@ -124,6 +123,11 @@ class CatalogStore:
                         continue  # kept in ``extra``
                     self._add_column(name, new_type)
                 elif (widened := widen(known[1], new_type)) != known[1]:
+                    if not new_columns:  # a client cannot change a declared column's type for everyone
+                        raise MetadataLimitError(
+                            f"item {rec.id!r}: {name!r} is a declared {known[1]} column; {value!r} is {new_type}. "
+                            f"Send a {known[1]} value (declared columns change only through `sceneqa index add`)"
+                        )
                     cast = {"real": "REAL", "text": "TEXT"}[widened]
                     self._db.execute(
                         f"UPDATE items SET {known[0]} = CAST({known[0]} AS {cast}) WHERE {known[0]} IS NOT NULL"
@@ -138,7 +142,7 @@ class CatalogStore:
         for vid, raw in self._db.execute(
             "SELECT items.vid, items.extra FROM items, json_each(items.extra) AS j WHERE j.key = ?", (name,)
         ).fetchall():
-            extra = _load_extra(raw)
+            extra = load_extra(raw)
             moved.append((vid, extra.pop(name), extra))
             typ = widen(typ, value_type(moved[-1][1]))
         phys = f"c{len(self._columns) + 1}"
@@ -149,7 +153,7 @@ class CatalogStore:
         for vid, value, extra in moved:
             self._db.execute(
                 f"UPDATE items SET {phys} = ?, extra = ? WHERE vid = ?",
-                (self._coerce(name, value), _dump_extra(extra), vid),
+                (self._coerce(name, value), dump_extra(extra), vid),
             )
 
     def _coerce(self, name: str, value: MetaValue) -> MetaValue:
@@ -217,7 +221,7 @@ class CatalogStore:
         marks = ", ".join("?" * (5 + len(meta_cols)))
         cur = self._db.execute(
             f"INSERT INTO items ({cols}) VALUES ({marks})",
-            (rec.id, rec.image, rec.sha256, now, _dump_extra(_merge_extra({}, extra)), *meta_vals),
+            (rec.id, rec.image, rec.sha256, now, dump_extra(merge_extra({}, extra)), *meta_vals),
         )
         vid = int(cur.lastrowid)
         self._db.execute("INSERT INTO vectors (vid, vector) VALUES (?, ?)", (vid, vec.astype(np.float16).tobytes()))
@@ -232,9 +236,9 @@ class CatalogStore:
         selected = ", ".join(["image", "extra", *phys])
         old = self._db.execute(f"SELECT {selected} FROM items WHERE vid = ?", (vid,)).fetchone()
         old_declared = dict(zip(names, old[2:]))
-        old_extra = _load_extra(old[1])
+        old_extra = load_extra(old[1])
         new_declared = {**old_declared, **declared}
-        new_extra = _merge_extra(old_extra, extra)
+        new_extra = merge_extra(old_extra, extra)
         if old[0] == rec.image and new_declared == old_declared and new_extra == old_extra:
             return Outcome(rec.id, "unchanged", vid=vid)
         held = sum(v is not None for v in new_declared.values()) + len(new_extra)
@@ -245,7 +249,7 @@ class CatalogStore:
             )
         sets = ", ".join(f"{c} = ?" for c in ["image", "updated_at", "extra", *(self._columns[n][0] for n in declared)])
         self._db.execute(
-            f"UPDATE items SET {sets} WHERE vid = ?", (rec.image, now, _dump_extra(new_extra), *declared.values(), vid)
+            f"UPDATE items SET {sets} WHERE vid = ?", (rec.image, now, dump_extra(new_extra), *declared.values(), vid)
         )
         self._db.execute("UPDATE items_fts SET text = ? WHERE rowid = ?", (text, vid))
         return Outcome(rec.id, "metadata", vid=vid)
@@ -314,7 +318,7 @@ class CatalogStore:
             marks = ", ".join("?" * len(chunk))
             for row in self._db.execute(f"SELECT {cols} FROM items WHERE vid IN ({marks})", chunk):
                 meta = {n: v for n, v in zip(names, row[4:]) if v is not None}
-                for n, v in _load_extra(row[3]).items():
+                for n, v in load_extra(row[3]).items():
                     meta.setdefault(n, v)  # a declared column wins on a clash
                 by_vid[row[0]] = StoredItem(int(row[0]), row[1], row[2], meta)
         return [by_vid[v] for v in vids if v in by_vid]
@@ -387,35 +391,6 @@ class CatalogStore:
             (limit,),
         ).fetchall()
         return [r[0] for r in rows]
-
-
-def _merge_extra(old: dict[str, MetaValue], new: dict[str, MetaValue]) -> dict[str, MetaValue]:
-    """``old`` updated with ``new``; ``None`` (or NaN, which SQLite stores as NULL too) clears a key."""
-    out = dict(old)
-    for name, value in new.items():
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            out.pop(name, None)
-        else:
-            out[name] = int(value) if isinstance(value, bool) else value
-    return out
-
-
-def _dump_extra(extra: dict[str, MetaValue]) -> str | None:
-    """A JSON object SQLite's JSON functions read (``9e999`` for infinity, which SQLite reads as Inf)."""
-    if not extra:
-        return None
-    parts = []
-    for name, value in extra.items():
-        if isinstance(value, float) and math.isinf(value):
-            encoded = "9e999" if value > 0 else "-9e999"
-        else:
-            encoded = json.dumps(value)
-        parts.append(f"{json.dumps(name)}: {encoded}")
-    return "{" + ", ".join(parts) + "}"
-
-
-def _load_extra(raw: str | None) -> dict[str, MetaValue]:
-    return json.loads(raw) if raw else {}
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

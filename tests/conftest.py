@@ -65,7 +65,8 @@ def tiny_vlm_services(cache_dir):
 def lite_services(cache_dir):
     from multimodal.services import ServiceConfig, build_services
 
-    return build_services(ServiceConfig(tier="lite", device="cpu", precision="auto", cache_dir=cache_dir, offline=True))
+    # fp32, not "auto" (bf16 on CPUs with a fast bf16 path): the pinned labels are checked on one known precision
+    return build_services(ServiceConfig(tier="lite", device="cpu", precision="fp32", cache_dir=cache_dir, offline=True))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from eval.bench_search import clustered_vectors, exact_topk, recall_at
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 
 

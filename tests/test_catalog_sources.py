@@ -116,7 +116,7 @@ def test_catalog_file_paths_stay_inside_allowed_roots(tmp_path):
 
 
 def test_cli_index_add_reports_paths_outside_roots(tmp_path, cache_dir, capsys):
-    from multimodal.cli import main
+    from sceneqa.cli import main
     from tests.cli_util import tiny_argv
 
     shop = tmp_path / "shop"

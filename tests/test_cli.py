@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 from tests.image_corpus import gradient
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.catalog_data import make_catalog, write_csv
 from tests.cli_util import tiny_argv
 

@@ -39,7 +39,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, cache_dir):
     cmd = [
         sys.executable,
         "-m",
-        "multimodal.cli",
+        "sceneqa.cli",
         *tiny_argv(cache_dir),
         "--batch-size",
         "4",
@@ -85,7 +85,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, cache_dir):
 
 def ingest_cmd(cache_dir, csv_path, idx, batch: int, commit_every: int) -> list[str]:
     opts = ["--batch-size", str(batch), "index", "add", str(csv_path), "--index", str(idx)]
-    return [sys.executable, "-m", "multimodal.cli", *tiny_argv(cache_dir), *opts, "--commit-every", str(commit_every)]
+    return [sys.executable, "-m", "sceneqa.cli", *tiny_argv(cache_dir), *opts, "--commit-every", str(commit_every)]
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ def ray_cmd(cache_dir, csv, index, *extra) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "multimodal.cli",
+        "sceneqa.cli",
         *tiny_argv(cache_dir),
         "index",
         "add",
@@ -176,7 +176,7 @@ def ray_cmd(cache_dir, csv, index, *extra) -> list[str]:
 @pytest.mark.slow
 def test_ray_engine_equals_local_and_resumes_after_a_kill(tmp_path, cache_dir, catalog_csv):
     pytest.importorskip("ray")
-    from multimodal.cli import main
+    from sceneqa.cli import main
 
     assert main([*tiny_argv(cache_dir), "index", "add", str(catalog_csv), "--index", str(tmp_path / "local")]) == 0
     # a run killed (driver and its local Ray, the whole process group) after some shards were written

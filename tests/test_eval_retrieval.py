@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from eval.data import load_captions
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.catalog_data import make_catalog, write_csv
 from tests.cli_util import tiny_argv
 

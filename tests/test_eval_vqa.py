@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from eval.metrics import normalize_answer, vqa_accuracy
 from eval.vqa_data import load_vqa
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 
 

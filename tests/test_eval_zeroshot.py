@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 from tests.image_corpus import gradient
 

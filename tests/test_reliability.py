@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from demos.server import create_app
 from demos.web_config import WebConfig
 from eval.fuzz_images import run_fuzz
-from multimodal.cli import main
+from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 from tests.image_corpus import entry_point_corpus
 

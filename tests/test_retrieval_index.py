@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from retrieval.errors import CatalogError
-from retrieval.manifest import IndexParams
-from retrieval.vector_index import SearchParams, VectorIndex, choose_index_params
+from retrieval.manifest import INDEX_TYPES, IndexParams
+from retrieval.vector_index import (
+    INDEX_CLASSES,
+    SearchParams,
+    VectorIndex,
+    bytes_per_vector,
+    choose_index_params,
+    index_class,
+)
 
 
 def unit(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -114,3 +121,19 @@ def test_index_type_is_chosen_from_count_and_budget():
     assert choose_index_params(200_000, 512, memory_budget_mb=4096).kind == "hnsw"
     big = choose_index_params(5_000_000, 512, memory_budget_mb=2048)
     assert big.kind == "ivfpq" and big.pq_m == 64 and big.nlist == 8192
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_each_kind_is_its_own_class_and_survives_a_round_trip(tmp_path, kind):
+    xb = clustered(800, 32, 9)
+    index = build(kind, xb, np.arange(len(xb), dtype=np.int64))
+    assert type(index) is index_class(kind) and index.kind == kind
+    index.save(tmp_path / "i.faiss")
+    again = VectorIndex.load(tmp_path / "i.faiss", PARAMS[kind], 32)
+    assert type(again) is type(index)
+    assert (again.exact_subset(xb[0], np.arange(10), 3) is None) == (kind == "ivfpq")
+    assert set(INDEX_CLASSES) == set(INDEX_TYPES)
+
+
+def test_bytes_per_vector_of_each_kind():
+    assert [bytes_per_vector(PARAMS[k], 32) for k in ("flat", "hnsw", "ivfpq")] == [136, 264, 48]

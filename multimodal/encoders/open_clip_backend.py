@@ -24,7 +24,7 @@ from multimodal.encoders.base import (
     short_side,
 )
 from multimodal.errors import ModelUnavailableError, SpecError, UnknownNameError, first_line
-from multimodal.hub import repo_cached
+from multimodal.hub_cache import repo_cached
 from multimodal.runtime import Runtime
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
@@ -110,16 +110,7 @@ class OpenClipEncoder:
         self.logit_scale, bias = learned_scale_and_bias(model)
         self.logit_bias = bias or 0.0
         self.score_mode = "sigmoid" if bias is not None else "softmax"
-        self.info = EncoderInfo(
-            spec=spec,
-            family="open_clip",
-            dim=self.dim,
-            image_size=self.image_size,
-            pretrained=pretrained,
-            weights=weights,
-            runtime=runtime.describe(),
-            score_mode=self.score_mode,
-        )
+        self.info = EncoderInfo.of(self, runtime, family="open_clip", pretrained=pretrained, weights=weights)
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         out = [np.zeros((0, self.dim), np.float32)]

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from multimodal.encoders.imagenet import imagenet_names
 from multimodal.zeroshot import ZeroShotClassifier, ZeroShotOptions, background_vocabulary
 
 
@@ -30,12 +31,10 @@ class ClassifierTagger:
         self._enc = lite_encoder
 
     def tags(self, img: Image.Image, top: int = 5) -> list[tuple[str, float]]:
-        from timm.data import ImageNetInfo
-
         logits, _ = self._enc.classify_views([img])
         z = logits - logits.max(axis=-1, keepdims=True)
         p = (np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)).mean(axis=0)[0]
-        names = [d.split(",")[0] for d in ImageNetInfo().label_descriptions()]
+        names = imagenet_names()
         order = np.argsort(-p)[:top]
         return [(names[i], float(p[i])) for i in order]
 

@@ -43,6 +43,8 @@ class VlmOptions:
 
 
 class HfVlmAnswerer:
+    can_stream = True
+
     def __init__(self, *, spec: str, model, processor, runtime: Runtime, options: VlmOptions, pretrained: bool):
         import torch
 

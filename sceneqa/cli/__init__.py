@@ -1,5 +1,9 @@
 """``sceneqa`` command line: global options, logging, and dispatch to one library call per command.
 
+The top floor: it imports ``retrieval``, ``multimodal``, ``demos`` and ``eval``; nothing imports it. One module
+per command (``ask``, ``classify``, ``index`` ...); every module imports its heavy dependencies inside its handler,
+so ``sceneqa --help`` stays fast.
+
 Global options come before the subcommand (``sceneqa --tier lite classify ...``) and are shared by
 every subcommand. Exit status: 0 success, 1 an input or model error (one line on stderr naming it),
 2 a usage error.
@@ -19,6 +23,7 @@ from multimodal.images import DEFAULT_LIMITS, ImageLimits
 from multimodal.runtime import DEVICES, PRECISIONS
 from multimodal.services import ServiceConfig
 from multimodal.tiers import TIERS
+from sceneqa.cli import ask, bench_cmds, classify, demo, eval_cmds, index, models, search, serve
 
 EPILOG = """\
 tiers: auto uses full hub models when cached or downloadable, else the offline lite tier (announced).
@@ -93,19 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="do not print the tier/model banner")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    from multimodal import cli_ask, cli_classify, cli_demo, cli_index, cli_models, cli_search, cli_serve
-
-    cli_serve.add_parser(sub)
-    cli_demo.add_parser(sub)
-    cli_ask.add_parser(sub)
-    cli_classify.add_parser(sub)
-    cli_index.add_parser(sub)
-    cli_search.add_parser(sub)
-    cli_models.add_parser(sub)
-    from eval import cli as eval_cli  # the CLI is the one place that reaches eval/, and only in main()
-
-    eval_cli.add_parsers(sub)
+    for add_parser in (
+        serve.add_parser,
+        demo.add_parser,
+        ask.add_parser,
+        classify.add_parser,
+        index.add_parser,
+        search.add_parser,
+        models.add_parser,
+        eval_cmds.add_parser,
+        bench_cmds.add_parser,
+    ):
+        add_parser(sub)
     return parser
 
 
@@ -158,13 +162,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sceneqa: interrupted", file=sys.stderr)
         return 130
-
-
-def announce(services, quiet: bool) -> None:
-    """Print which tier and models run, and why, to stderr (stdout stays machine-readable)."""
-    if not quiet:
-        print(f"sceneqa: {services.banner()}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

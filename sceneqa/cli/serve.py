@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from sceneqa.cli.banner import announce
+from sceneqa.cli.catalog import services_for_index
+
 HELP = """\
 Starts the web UI (Ask, Search, Classify, Catalog) and the HTTP API (/v1/..., docs at /docs) on one port,
 bound to 127.0.0.1 unless --host says otherwise. With no catalog at --index, a demo catalog is built first
@@ -42,6 +45,12 @@ def add_parser(sub) -> None:
         "DNS-rebinding check off); repeatable",
     )
     p.add_argument(
+        "--max-connections",
+        type=int,
+        default=256,
+        help="open connections and requests at once; past it new ones get 503 (default: 256)",
+    )
+    p.add_argument(
         "--max-request-megapixels",
         type=float,
         default=100.0,
@@ -74,6 +83,7 @@ def web_config(args: argparse.Namespace, index: Path):
         queue_size=args.queue_size,
         allowed_hosts=tuple(args.allowed_host),
         max_request_megapixels=args.max_request_megapixels,
+        max_connections=args.max_connections,
     )
 
 
@@ -107,8 +117,6 @@ def run(args: argparse.Namespace, config) -> int:
 
     from demos.memory import limit_malloc_arenas
     from demos.server import create_app
-    from multimodal.cli import announce
-    from multimodal.cli_catalog import services_for_index
 
     limit_malloc_arenas()  # before any worker thread exists: flat memory under load (see demos/memory.py)
     index = args.index or config.resolved_cache_dir / "demo-index"
@@ -129,5 +137,15 @@ def run(args: argparse.Namespace, config) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=web.host, port=web.port, log_level="warning", timeout_keep_alive=5)
+    uvicorn.run(
+        app,
+        host=web.host,
+        port=web.port,
+        log_level="warning",
+        timeout_keep_alive=5,
+        # the login back-off keys on the peer address: never take it from X-Forwarded-For (any client can send it)
+        proxy_headers=False,
+        # connections and tasks at once: past it new ones get 503 (bounded file descriptors and memory)
+        limit_concurrency=web.max_connections,
+    )
     return 0

@@ -6,6 +6,8 @@ import argparse
 
 from multimodal.services import ServiceConfig
 from multimodal.zeroshot import ZeroShotOptions
+from sceneqa.cli.banner import announce
+from sceneqa.cli.classify import format_result
 
 DEMO_LABELS = (
     "cat, dog, cup of coffee, rocket, astronaut, motorcycle, bicycle, car, tree, house, pizza, "
@@ -40,8 +42,6 @@ def sample_photos() -> dict[str, object]:
 
 def run(args: argparse.Namespace, config: ServiceConfig) -> int:
     from multimodal.classify import classify_sources
-    from multimodal.cli import announce
-    from multimodal.cli_classify import format_result
     from multimodal.services import build_services
 
     services = build_services(config)

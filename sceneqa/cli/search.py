@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from sceneqa.cli.banner import announce
+from sceneqa.cli.catalog import services_for_index
+
 HELP = """\
 Finds the catalog items closest to a query. --text and --image combine (--weight is the image's share);
 --like ID finds items similar to a stored one; --negative pushes results away from a description.
@@ -39,8 +42,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, config) -> int:
-    from multimodal.cli import announce
-    from multimodal.cli_catalog import services_for_index
     from multimodal.search import SearchRequest, search_catalog
     from retrieval.catalog import Catalog
 

@@ -1,79 +1,22 @@
-"""``sceneqa eval ...`` and ``sceneqa bench ...`` subcommands (heavy imports happen in the handlers)."""
+"""``sceneqa bench ...``: the parsers of the speed benchmarks (their handlers live in ``eval/``, see
+:mod:`sceneqa.cli.handlers`)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from sceneqa.cli.handlers import lazy_handler
 
-def add_parsers(sub) -> None:
-    ev = sub.add_parser("eval", help="quality evaluations that write report.json / report.md")
-    ev_sub = ev.add_subparsers(dest="eval_command", metavar="EVAL")
-    ev_sub.required = True
-    zs = ev_sub.add_parser(
-        "zeroshot",
-        help="zero-shot accuracy of labelled images (top-1/5, macro F1, ECE)",
-        description="Classifies every image against all class names of the data and "
-        "reports accuracy, per-class accuracy, macro F1 and calibration.",
-    )
-    zs.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        help="a labelled folder (one subfolder per class) or a CSV with path and label columns",
-    )
-    zs.add_argument("--label-column", default="label", help="CSV column holding the class (default: label)")
-    zs.add_argument("--path-column", default="path", help="CSV column holding the image path (default: path)")
-    zs.add_argument("--limit", type=int, help="evaluate only the first N rows")
-    zs.add_argument("--out", type=Path, default=Path("reports/zeroshot"), help="output folder for the report")
-    zs.set_defaults(handler=_run_zeroshot)
 
-    ret = ev_sub.add_parser(
-        "retrieval",
-        help="text-to-image and image-to-image recall@k and mAP",
-        description="Captions JSONL ({path, captions}): each caption should retrieve its image. "
-        "CSV catalog: --text-column is the caption; --group-column makes items of "
-        "the same group relevant to each other (image-to-image).",
-    )
-    ret.add_argument("--data", required=True, type=Path, help="a captions .jsonl or a .csv catalog")
-    ret.add_argument("--text-column", default="productDisplayName", help="CSV: caption column")
-    ret.add_argument("--group-column", help="CSV: items sharing this value are relevant to each other")
-    ret.add_argument("--path-column", default="path", help="CSV: image path column (default: path)")
-    ret.add_argument("--limit", type=int, help="evaluate only the first N items")
-    ret.add_argument("--out", type=Path, default=Path("reports/retrieval"), help="output folder")
-    ret.set_defaults(handler=_run_retrieval)
-
-    vqa = ev_sub.add_parser(
-        "vqa",
-        help="ask-pipeline accuracy on easy-vqa or a VQA JSONL",
-        description="Answers every question with the ask pipeline and reports VQA accuracy "
-        "(normalised answers), the abstention rate, accuracy when answering, "
-        "per question kind, and latency.",
-    )
-    vqa.add_argument(
-        "--data",
-        default="easy-vqa",
-        help='easy-vqa (from its package) or a JSONL of {"path", "question", "answers": [...]} (default: easy-vqa)',
-    )
-    vqa.add_argument("--split", default="test", choices=("test", "train"), help="easy-vqa split (default: test)")
-    vqa.add_argument("--limit", type=int, help="evaluate only the first N questions")
-    vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
-    vqa.set_defaults(handler=_run_vqa)
-
-    suite = ev_sub.add_parser(
-        "ask-suite",
-        help="ask on package photos and generated logs with known answers",
-        description="Questions about scikit-image's photos with known answers, and "
-        "questions about generated inspection logs whose answer is one known "
-        "line (which must be cited).",
-    )
-    suite.add_argument("--logs", type=int, default=20, help="generated logs, 3 questions each (default: 20)")
-    suite.add_argument("--json", action="store_true")
-    suite.set_defaults(handler=_run_ask_suite)
-
+def add_parser(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks that print figures and same-run ratios")
     b_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     b_sub.required = True
+    for add in (_add_embed, _add_ingest, _add_fuzz, _add_crash, _add_shards, _add_serve, _add_ask, _add_search):
+        add(b_sub)
+
+
+def _add_embed(b_sub) -> None:
     emb = b_sub.add_parser(
         "embed",
         help="image-embedding throughput vs a plain open_clip fp32 loop",
@@ -85,8 +28,10 @@ def add_parsers(sub) -> None:
     emb.add_argument("--images", type=int, default=64, help="images per timed pass (default: 64)")
     emb.add_argument("--repeats", type=int, default=3, help="timed passes, best kept (default: 3)")
     emb.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    emb.set_defaults(handler=_run_bench_embed)
+    emb.set_defaults(handler=lazy_handler("bench embed"))
 
+
+def _add_ingest(b_sub) -> None:
     ing = b_sub.add_parser(
         "ingest",
         help="JPEG folder -> index, end to end, vs a plain open_clip loop; RSS",
@@ -101,8 +46,10 @@ def add_parsers(sub) -> None:
     ing.add_argument("--rss-images", type=int, default=20_000, help="images for the memory part (0 skips it)")
     ing.add_argument("--skip-lite", action="store_true", help="do not time the lite encoder")
     ing.add_argument("--json", action="store_true")
-    ing.set_defaults(handler=_run_bench_ingest)
+    ing.set_defaults(handler=lazy_handler("bench ingest"))
 
+
+def _add_fuzz(b_sub) -> None:
     fuzz = b_sub.add_parser(
         "fuzz",
         help="mutated images through the loader: 0 unhandled exceptions expected",
@@ -114,8 +61,10 @@ def add_parsers(sub) -> None:
     fuzz.add_argument("--seed", type=int, default=0)
     fuzz.add_argument("--seconds", type=float, default=600.0, help="time bound (default: 600)")
     fuzz.add_argument("--json", action="store_true")
-    fuzz.set_defaults(handler=_run_bench_fuzz)
+    fuzz.set_defaults(handler=lazy_handler("bench fuzz"))
 
+
+def _add_crash(b_sub) -> None:
     crash = b_sub.add_parser(
         "crash",
         help="SIGKILL catalog writers at random, check nothing acknowledged is lost",
@@ -131,8 +80,10 @@ def add_parsers(sub) -> None:
         "--ingest-items", type=int, default=3000, help="generated JPEGs the ingest writer adds (default: 3000)"
     )
     crash.add_argument("--json", action="store_true")
-    crash.set_defaults(handler=_run_bench_crash)
+    crash.set_defaults(handler=lazy_handler("bench crash"))
 
+
+def _add_shards(b_sub) -> None:
     shards = b_sub.add_parser(
         "shards",
         help="index building from embedding shards (peak memory) and Ray ingestion throughput",
@@ -154,8 +105,10 @@ def add_parsers(sub) -> None:
     shards.add_argument("--workers", type=int, default=2, help="Ray actors (default 2)")
     shards.add_argument("--batch", type=int, default=16, help="images per forward pass (default 16)")
     shards.add_argument("--json", action="store_true")
-    shards.set_defaults(handler=_run_bench_shards)
+    shards.set_defaults(handler=lazy_handler("bench shards"))
 
+
+def _add_serve(b_sub) -> None:
     bserve = b_sub.add_parser(
         "serve",
         help="bounded load test of a real sceneqa serve on loopback",
@@ -171,8 +124,10 @@ def add_parsers(sub) -> None:
     bserve.add_argument("--tier", default="lite", help="server tier (default: lite)")
     bserve.add_argument("--index", type=Path, help="catalog folder (default: a demo catalog in a temp folder)")
     bserve.add_argument("--json", action="store_true")
-    bserve.set_defaults(handler=_run_bench_serve)
+    bserve.set_defaults(handler=lazy_handler("bench serve"))
 
+
+def _add_ask(b_sub) -> None:
     bask = b_sub.add_parser(
         "ask",
         help="ask latency (lite) on a 1-MP photo with a 200-line log",
@@ -190,8 +145,10 @@ def add_parsers(sub) -> None:
     bask.add_argument("--context-tokens", type=int, default=200, help="VLM part: context tokens (default 200)")
     bask.add_argument("--repeats", type=int, default=2, help="VLM part: timed repeats, best kept (default 2)")
     bask.add_argument("--json", action="store_true")
-    bask.set_defaults(handler=_run_bench_ask)
+    bask.set_defaults(handler=lazy_handler("bench ask"))
 
+
+def _add_search(b_sub) -> None:
     srch = b_sub.add_parser(
         "search",
         help="latency and recall@10 of flat, HNSW and IVF-PQ; filtered search",
@@ -206,76 +163,4 @@ def add_parsers(sub) -> None:
     srch.add_argument("--filter-n", type=int, default=200_000, help="items for the filtered part (default 200,000)")
     srch.add_argument("--filter-types", nargs="*", default=["hnsw"], help="index types for the filtered part")
     srch.add_argument("--json", action="store_true")
-    srch.set_defaults(handler=_run_bench_search)
-
-
-def _run_zeroshot(args: argparse.Namespace, config) -> int:
-    from eval.zeroshot_eval import run_zeroshot_eval
-
-    return run_zeroshot_eval(args, config)
-
-
-def _run_bench_embed(args: argparse.Namespace, config) -> int:
-    from eval.bench_embed import run_bench_embed
-
-    return run_bench_embed(args, config)
-
-
-def _run_bench_search(args: argparse.Namespace, config) -> int:
-    from eval.bench_search import run_bench_search
-
-    return run_bench_search(args, config)
-
-
-def _run_bench_ingest(args: argparse.Namespace, config) -> int:
-    from eval.bench_ingest import run_bench_ingest
-
-    return run_bench_ingest(args, config)
-
-
-def _run_vqa(args: argparse.Namespace, config) -> int:
-    from eval.vqa_eval import run_vqa_eval
-
-    return run_vqa_eval(args, config)
-
-
-def _run_bench_ask(args: argparse.Namespace, config) -> int:
-    from eval.bench_ask import run_bench_ask
-
-    return run_bench_ask(args, config)
-
-
-def _run_ask_suite(args: argparse.Namespace, config) -> int:
-    from eval.ask_suite import run_ask_suite
-
-    return run_ask_suite(args, config)
-
-
-def _run_retrieval(args: argparse.Namespace, config) -> int:
-    from eval.retrieval_eval import run_retrieval_eval
-
-    return run_retrieval_eval(args, config)
-
-
-def _run_bench_serve(args: argparse.Namespace, config) -> int:
-    from eval.bench_serve import run_bench_serve
-
-    return run_bench_serve(args, config)
-
-
-def _run_bench_fuzz(args: argparse.Namespace, config) -> int:
-    from eval.fuzz_images import run_bench_fuzz
-
-    return run_bench_fuzz(args, config)
-
-
-def _run_bench_crash(args: argparse.Namespace, config) -> int:
-    from eval.bench_crash import run_bench_crash
-
-    return run_bench_crash(args, config)
-
-
-def _run_bench_shards(args: argparse.Namespace, config) -> int:
-    from eval.bench_shards import run_bench_shards
-
-    return run_bench_shards(args, config)
+    srch.set_defaults(handler=lazy_handler("bench search"))

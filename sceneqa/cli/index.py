@@ -10,6 +10,8 @@ from pathlib import Path
 
 from multimodal.errors import ConfigError
 from retrieval.manifest import INDEX_TYPES
+from sceneqa.cli.banner import announce
+from sceneqa.cli.catalog import services_for_index
 
 ADD_HELP = """\
 Adds (or updates) every image of SOURCE: a folder (recursive), a CSV / JSONL / Parquet catalog, or a
@@ -29,7 +31,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("index", help="build and maintain a visual catalog (FAISS + SQLite index folder)")
     isub = p.add_subparsers(dest="index_command", metavar="ACTION")
     isub.required = True
+    for add in (_add_add, _add_remove, _add_info, _add_dedup, _add_rebuild):
+        add(isub)
 
+
+def _add_add(isub) -> None:
     add = isub.add_parser(
         "add",
         help="add or update images from a folder or a catalog file",
@@ -81,6 +87,12 @@ def add_parser(sub) -> None:
         metavar="B",
         help="images per forward pass (same as the global --batch-size; default 32)",
     )
+    _add_ray_options(add)
+    add.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add.set_defaults(handler=run_add)
+
+
+def _add_ray_options(add) -> None:
     eng = add.add_argument_group("distributed ingestion (Ray)")
     eng.add_argument(
         "--engine",
@@ -105,19 +117,23 @@ def add_parser(sub) -> None:
     )
     eng.add_argument("--shard-dir", type=Path, metavar="DIR", help="where shards go (default: INDEX/shards)")
     eng.add_argument("--keep-shards", action="store_true", help="keep the shards after the index is built")
-    add.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add.set_defaults(handler=run_add)
 
+
+def _add_remove(isub) -> None:
     rm = isub.add_parser("remove", help="remove items by id")
     rm.add_argument("ids", nargs="+", metavar="ID")
     _index_arg(rm)
     rm.set_defaults(handler=run_remove)
 
+
+def _add_info(isub) -> None:
     info = isub.add_parser("info", help="count, encoder, index type, size on disk, metadata schema")
     _index_arg(info)
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
 
+
+def _add_dedup(isub) -> None:
     dedup = isub.add_parser("dedup", help="list groups of near-duplicate items")
     _index_arg(dedup)
     dedup.add_argument(
@@ -129,6 +145,8 @@ def add_parser(sub) -> None:
     dedup.add_argument("--json", action="store_true")
     dedup.set_defaults(handler=run_dedup)
 
+
+def _add_rebuild(isub) -> None:
     rebuild = isub.add_parser("rebuild", help="rebuild the FAISS index from the stored embeddings")
     _index_arg(rebuild)
     rebuild.add_argument("--type", choices=("auto", *INDEX_TYPES), default="auto")
@@ -144,8 +162,6 @@ def run_add(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
     from multimodal.catalog_sources import read_source
-    from multimodal.cli import announce
-    from multimodal.cli_catalog import services_for_index
     from multimodal.ingest import IngestOptions, ingest
     from retrieval.catalog import Catalog
 

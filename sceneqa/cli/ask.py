@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from multimodal.errors import EmptyInputError
+from sceneqa.cli.banner import announce
+from sceneqa.cli.catalog import services_for_index
 
 HELP = """\
 Answers a question about one or more images, optionally using attached records (--context FILE: .txt, .log,
@@ -43,8 +45,6 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, config) -> int:
     from multimodal.ask import AskRequest, ask, ask_stream
-    from multimodal.cli import announce
-    from multimodal.cli_catalog import services_for_index
     from multimodal.services import build_services
     from retrieval.catalog import Catalog
 

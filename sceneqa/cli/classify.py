@@ -10,6 +10,7 @@ from pathlib import Path
 from multimodal.errors import ConfigError
 from multimodal.services import ServiceConfig, build_services
 from multimodal.zeroshot import ZeroShotOptions
+from sceneqa.cli.banner import announce
 
 HELP = """\
 Scores each image against your labels. Single-label (default): the softmax over your labels picks one,
@@ -54,7 +55,6 @@ def read_labels(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace, config: ServiceConfig) -> int:
-    from multimodal.cli import announce
 
     labels = read_labels(args)
     options = ZeroShotOptions(multi_label=args.multi_label, top_k=args.top_k, threshold=args.threshold)

@@ -1,0 +1,176 @@
+"""The tier plan: which implementation of every component a run uses, resolved once from the tier (and
+``--encoder`` / ``--answerer``), before any model loads. Tiers are rows of :data:`TIER_COMPONENTS`; each kind
+of component has one registry mapping a spec to its display name and its builder. Adding a tier or a backend
+edits these tables, not :class:`multimodal.services.Services`. Reporting which models run reads the plan and
+the registries' names and never loads a model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from multimodal.errors import ConfigError, UnknownNameError
+from multimodal.tiers import DEFAULT_ANSWERERS, TierChoice
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Component(Generic[T]):
+    """One registered implementation: the name shown to users, and how to build it (arguments per kind)."""
+
+    name: str
+    build: Callable[..., T]
+
+
+class Registry(Generic[T]):
+    """An explicit name -> :class:`Component` table; a duplicate name is an error, an unknown one lists the known."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, Component[T]] = {}
+
+    def register(self, spec: str, component: Component[T]) -> None:
+        if spec in self._items:
+            raise ConfigError(f"{self.kind} {spec!r} is registered twice")
+        self._items[spec] = component
+
+    def __getitem__(self, spec: str) -> Component[T]:
+        if spec not in self._items:
+            raise UnknownNameError(f"unknown {self.kind} {spec!r}. Available: {', '.join(sorted(self._items))}")
+        return self._items[spec]
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+
+def _minilm(runtime):
+    from multimodal.text_embed import MiniLMEmbedder
+
+    return MiniLMEmbedder.load(runtime)
+
+
+def _hashing(runtime):
+    from multimodal.text_embed import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+def _rapidocr():
+    from multimodal.facts.ocr import RapidOcrReader
+
+    return LazyReader(RapidOcrReader, RapidOcrReader.name)
+
+
+def _no_ocr():
+    from multimodal.facts.ocr import NoTextReader
+
+    return NoTextReader()
+
+
+def _cascade():
+    from multimodal.facts.faces import CascadeFaceDetector
+
+    return CascadeFaceDetector()
+
+
+def _no_faces():
+    from multimodal.facts.faces import NoFaceDetector
+
+    return NoFaceDetector()
+
+
+def _classifier_tags(encoder, zeroshot):
+    from multimodal.facts.tags import ClassifierTagger
+
+    return ClassifierTagger(encoder)
+
+
+def _zeroshot_tags(encoder, zeroshot):
+    from multimodal.facts.tags import ZeroShotTagger
+
+    return ZeroShotTagger(zeroshot)
+
+
+TEXT_EMBEDDERS: Registry = Registry("text embedder")
+TEXT_EMBEDDERS.register("minilm", Component("all-MiniLM-L6-v2 (packaged)", _minilm))
+TEXT_EMBEDDERS.register("tiny:hashing", Component("hashing bag of words (tiny)", _hashing))
+
+OCR_READERS: Registry = Registry("text reader")
+OCR_READERS.register("rapidocr", Component("RapidOCR PP-OCRv4 (packaged ONNX)", _rapidocr))
+OCR_READERS.register("none", Component("none (tiny)", _no_ocr))
+
+FACE_DETECTORS: Registry = Registry("face detector")
+FACE_DETECTORS.register("cascade", Component("skimage LBP frontal-face cascade", _cascade))
+FACE_DETECTORS.register("none", Component("none (tiny)", _no_faces))
+
+TAGGERS: Registry = Registry("tagger")
+TAGGERS.register("classifier", Component("EfficientNet-Lite0 ImageNet classes", _classifier_tags))
+TAGGERS.register("zeroshot", Component("zero-shot over 1,000 everyday concepts", _zeroshot_tags))
+
+#: Per tier, the spec of every component besides the encoder and the answerer (see ``tiers``).
+TIER_COMPONENTS: dict[str, dict[str, str]] = {
+    "full": {"text_embedder": "minilm", "ocr": "rapidocr", "faces": "cascade", "tagger": "zeroshot"},
+    "lite": {"text_embedder": "minilm", "ocr": "rapidocr", "faces": "cascade", "tagger": "classifier"},
+    "tiny": {"text_embedder": "tiny:hashing", "ocr": "none", "faces": "none", "tagger": "zeroshot"},
+}
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """The resolved plan: the tier (and why) and a spec for every component."""
+
+    tier: str
+    reason: str
+    encoder: str
+    answerer: str
+    text_embedder: str
+    ocr: str
+    faces: str
+    tagger: str
+
+    def __post_init__(self) -> None:
+        for registry, spec in (
+            (TEXT_EMBEDDERS, self.text_embedder),
+            (OCR_READERS, self.ocr),
+            (FACE_DETECTORS, self.faces),
+            (TAGGERS, self.tagger),
+        ):
+            registry[spec]  # noqa: B018 -- raises UnknownNameError listing the known specs
+
+    @property
+    def choice(self) -> TierChoice:
+        return TierChoice(self.tier, self.encoder, self.reason)
+
+
+def make_plan(choice: TierChoice, answerer: str | None = None) -> TierPlan:
+    """The plan for a resolved tier; ``answerer`` (``--answerer``) replaces the tier's default answerer.
+    Other components are changed with ``dataclasses.replace(plan, ocr="none")``."""
+    if choice.tier not in TIER_COMPONENTS:
+        raise ConfigError(f"no component plan for tier {choice.tier!r}; known: {', '.join(TIER_COMPONENTS)}")
+    specs = TIER_COMPONENTS[choice.tier]
+    return TierPlan(
+        tier=choice.tier,
+        reason=choice.reason,
+        encoder=choice.encoder,
+        answerer=answerer or DEFAULT_ANSWERERS[choice.tier],
+        text_embedder=specs["text_embedder"],
+        ocr=specs["ocr"],
+        faces=specs["faces"],
+        tagger=specs["tagger"],
+    )
+
+
+class LazyReader:
+    """Loads a text reader (RapidOCR: about a second) on first use, so questions that need no OCR never pay."""
+
+    def __init__(self, factory, name: str = "ocr") -> None:
+        self._factory = factory
+        self._reader = None
+        self.name = name
+
+    def read(self, img):
+        if self._reader is None:
+            self._reader = self._factory()
+        return self._reader.read(img)

@@ -1,0 +1,84 @@
+"""``sceneqa eval ...``: the parsers of the quality evaluations (their handlers: :mod:`sceneqa.cli.eval_run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sceneqa.cli.handlers import lazy_handler
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="quality evaluations that write report.json / report.md")
+    ev_sub = ev.add_subparsers(dest="eval_command", metavar="EVAL")
+    ev_sub.required = True
+    for add in (_add_zeroshot, _add_retrieval, _add_vqa, _add_ask_suite):
+        add(ev_sub)
+
+
+def _add_zeroshot(ev_sub) -> None:
+    zs = ev_sub.add_parser(
+        "zeroshot",
+        help="zero-shot accuracy of labelled images (top-1/5, macro F1, ECE)",
+        description="Classifies every image against all class names of the data and "
+        "reports accuracy, per-class accuracy, macro F1 and calibration.",
+    )
+    zs.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="a labelled folder (one subfolder per class) or a CSV with path and label columns",
+    )
+    zs.add_argument("--label-column", default="label", help="CSV column holding the class (default: label)")
+    zs.add_argument("--path-column", default="path", help="CSV column holding the image path (default: path)")
+    zs.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    zs.add_argument("--out", type=Path, default=Path("reports/zeroshot"), help="output folder for the report")
+    zs.set_defaults(handler=lazy_handler("eval zeroshot"))
+
+
+def _add_retrieval(ev_sub) -> None:
+    ret = ev_sub.add_parser(
+        "retrieval",
+        help="text-to-image and image-to-image recall@k and mAP",
+        description="Captions JSONL ({path, captions}): each caption should retrieve its image. "
+        "CSV catalog: --text-column is the caption; --group-column makes items of "
+        "the same group relevant to each other (image-to-image).",
+    )
+    ret.add_argument("--data", required=True, type=Path, help="a captions .jsonl or a .csv catalog")
+    ret.add_argument("--text-column", default="productDisplayName", help="CSV: caption column")
+    ret.add_argument("--group-column", help="CSV: items sharing this value are relevant to each other")
+    ret.add_argument("--path-column", default="path", help="CSV: image path column (default: path)")
+    ret.add_argument("--limit", type=int, help="evaluate only the first N items")
+    ret.add_argument("--out", type=Path, default=Path("reports/retrieval"), help="output folder")
+    ret.set_defaults(handler=lazy_handler("eval retrieval"))
+
+
+def _add_vqa(ev_sub) -> None:
+    vqa = ev_sub.add_parser(
+        "vqa",
+        help="ask-pipeline accuracy on easy-vqa or a VQA JSONL",
+        description="Answers every question with the ask pipeline and reports VQA accuracy "
+        "(normalised answers), the abstention rate, accuracy when answering, "
+        "per question kind, and latency.",
+    )
+    vqa.add_argument(
+        "--data",
+        default="easy-vqa",
+        help='easy-vqa (from its package) or a JSONL of {"path", "question", "answers": [...]} (default: easy-vqa)',
+    )
+    vqa.add_argument("--split", default="test", choices=("test", "train"), help="easy-vqa split (default: test)")
+    vqa.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
+    vqa.set_defaults(handler=lazy_handler("eval vqa"))
+
+
+def _add_ask_suite(ev_sub) -> None:
+    suite = ev_sub.add_parser(
+        "ask-suite",
+        help="ask on package photos and generated logs with known answers",
+        description="Questions about scikit-image's photos with known answers, and "
+        "questions about generated inspection logs whose answer is one known "
+        "line (which must be cited).",
+    )
+    suite.add_argument("--logs", type=int, default=20, help="generated logs, 3 questions each (default: 20)")
+    suite.add_argument("--json", action="store_true")
+    suite.set_defaults(handler=lazy_handler("eval ask-suite"))

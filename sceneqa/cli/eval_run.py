@@ -1,0 +1,45 @@
+"""The ``sceneqa eval ...`` handlers: read the data, build the services and print the banner, run the evaluation.
+
+Data is read first, so a bad ``--data`` fails before any model loads (and its skipped rows precede the banner).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from eval import ask_suite, retrieval_eval, vqa_eval, zeroshot_eval
+from multimodal.services import ServiceConfig
+from sceneqa.cli.banner import announced_services
+
+
+def run_zeroshot(args: argparse.Namespace, config: ServiceConfig) -> int:
+    loaded = zeroshot_eval.load_data(
+        args.data, label_column=args.label_column, path_column=args.path_column, limit=args.limit
+    )
+    services = announced_services(config, args.quiet)
+    return zeroshot_eval.run_zeroshot_eval(
+        services, loaded, data=args.data, label_column=args.label_column, out=args.out
+    )
+
+
+def run_retrieval(args: argparse.Namespace, config: ServiceConfig) -> int:
+    loaded = retrieval_eval.load_data(
+        args.data,
+        text_column=args.text_column,
+        group_column=args.group_column,
+        path_column=args.path_column,
+        limit=args.limit,
+    )
+    services = announced_services(config, args.quiet)
+    return retrieval_eval.run_retrieval_eval(services, loaded, data=args.data, out=args.out)
+
+
+def run_vqa(args: argparse.Namespace, config: ServiceConfig) -> int:
+    questions = vqa_eval.load_data(args.data, args.limit, args.split)
+    services = announced_services(config, args.quiet)
+    return vqa_eval.run_vqa_eval(services, questions, out=args.out)
+
+
+def run_ask_suite(args: argparse.Namespace, config: ServiceConfig) -> int:
+    services = announced_services(config, args.quiet)
+    return ask_suite.run_ask_suite(services, logs=args.logs, as_json=args.json)
