@@ -28,11 +28,11 @@ from demos.catalog_handle import CatalogHandle
 from demos.model_calls import ModelCalls
 from demos.request_limits import RequestLimits
 from demos.web_config import WebConfig
-from multimodal.ask import AskRequest, ask, ask_stream
+from multimodal.ask.context_files import MAX_CONTEXT_BYTES, load_context_bytes
+from multimodal.ask.pipeline import AskRequest, ask, ask_stream
+from multimodal.ask.questions import parse_question
 from multimodal.classify import classify_sources
-from multimodal.context_files import MAX_CONTEXT_BYTES, load_context_bytes
 from multimodal.errors import SceneQAError
-from multimodal.questions import parse_question
 from multimodal.search import SearchRequest, search_catalog
 from multimodal.services import Services
 from multimodal.zeroshot import ZeroShotOptions

@@ -27,16 +27,16 @@ from demos.upload_files import (
     store_file,
     unlink_file,
 )
-from multimodal.catalog_sources import SourceRow, is_url
 from multimodal.errors import InvalidImageError
 from multimodal.images import ImageLimits
-from multimodal.ingest import IngestOptions, IngestSummary, ingest
+from multimodal.ingest.local import IngestOptions, IngestSummary, ingest
 from multimodal.services import Services
 from retrieval.catalog import Catalog
 from retrieval.errors import CatalogEmptyError, InvalidItemIdError, ItemExistsError, ItemNotFoundError
 from retrieval.item_ids import content_id, show_id, validate_item_id
 from retrieval.lock import WriterLock
 from retrieval.manifest import MANIFEST
+from retrieval.sources import SourceRow, is_url
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from multimodal.answers import Answer
+from multimodal.ask.answers import Answer
 from multimodal.banner import Banner
 
 _LINES = re.compile(r":L(\d+)(?:-L(\d+))?$")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from multimodal.context_files import MAX_CONTEXT_BYTES
+from multimodal.ask.context_files import MAX_CONTEXT_BYTES
 from multimodal.errors import ConfigError
 from multimodal.images import ImageSource, check_pixel_budget
 from retrieval.errors import RequestTooLargeError

@@ -15,10 +15,10 @@ from pathlib import Path
 from PIL import Image
 
 from demos.request_limits import MAX_CATALOG_ROWS
-from multimodal.catalog_sources import CATALOG_SUFFIXES, SourceProblem, is_url, read_source
 from multimodal.images import ACCEPTED_FORMATS, ImageLimits, load_image
 from retrieval.errors import InvalidItemIdError, RequestTooLargeError, SourceError
 from retrieval.item_ids import show_id, validate_item_id
+from retrieval.sources import CATALOG_SUFFIXES, SourceProblem, is_url, read_source
 
 #: Detected Pillow format -> stored file suffix and served media type.
 _FORMATS = (

@@ -68,7 +68,7 @@ def run_ask_suite(services, *, logs: int = 20, as_json: bool = False) -> int:
     from PIL import Image
     from skimage import data
 
-    from multimodal.ask import AskRequest, ask
+    from multimodal.ask.pipeline import AskRequest, ask
 
     photo_rows, log_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:

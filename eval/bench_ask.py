@@ -54,7 +54,7 @@ def inspection_log(lines: int = 200, seed: int = 0) -> str:
 def run_bench_ask(args: argparse.Namespace, config) -> int:
     from skimage import data
 
-    from multimodal.ask import AskRequest, ask
+    from multimodal.ask.pipeline import AskRequest, ask
     from multimodal.services import build_services
 
     if args.rounds < 2:

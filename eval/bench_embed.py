@@ -32,9 +32,9 @@ from eval.machine import header_line, machine_info
 
 
 def run_bench_embed(args: argparse.Namespace, config) -> int:
-    from multimodal.batch_embed import embed_sources
     from multimodal.encoders.base import EncoderOptions
     from multimodal.encoders.tiny import load_tiny, tiny_folder
+    from multimodal.ingest.batch_embed import embed_sources
     from multimodal.runtime import resolve_runtime
 
     runtime = resolve_runtime(config.device, config.precision)

@@ -35,9 +35,9 @@ def write_photos(folder: Path, n: int, size: tuple[int, int]) -> list[Path]:
 
 
 def sceneqa_ingest(encoder, folder: Path, index_dir: Path, chunk: int) -> tuple[float, int]:
-    from multimodal.catalog_sources import read_source
-    from multimodal.ingest import IngestOptions, ingest
+    from multimodal.ingest.local import IngestOptions, ingest
     from retrieval.catalog import Catalog
+    from retrieval.sources import read_source
 
     t0 = time.perf_counter()
     with Catalog.open(index_dir, encoder=encoder.spec, dim=encoder.dim, writable=True, create=True) as cat:
@@ -103,10 +103,10 @@ def run_bench_ingest(args: argparse.Namespace, config) -> int:
 
 
 def measure_rss(tmp: Path, n: int, runtime, options, chunk: int) -> list[dict]:
-    from multimodal.catalog_sources import read_source
     from multimodal.encoders.factory import create_encoder
-    from multimodal.ingest import IngestOptions, ingest
+    from multimodal.ingest.local import IngestOptions, ingest
     from retrieval.catalog import Catalog
+    from retrieval.sources import read_source
 
     folder = tmp / "many"
     folder.mkdir()

@@ -81,7 +81,7 @@ def build_child(shards: Path, index: Path, dim: int, kind: str) -> dict[str, flo
 
 
 def _child_build(shards: str, index: str, dim: str, kind: str) -> None:
-    from multimodal.shard_build import build_from_shards
+    from multimodal.ingest.shard_build import build_from_shards
     from retrieval.shards import list_shards
 
     s = build_from_shards(Path(index), list_shards(Path(shards)), encoder="bench:shards", dim=int(dim), index_type=kind)
@@ -156,13 +156,13 @@ def write_photos(folder: Path, n: int) -> Path:
 def part_throughput(args: argparse.Namespace, config, tmp: Path) -> list[dict[str, object]]:
     import ray
 
-    from multimodal.catalog_sources import read_source
     from multimodal.encoders.base import EncoderOptions
     from multimodal.encoders.factory import create_encoder
-    from multimodal.ingest import IngestOptions, ingest
-    from multimodal.ray_ingest import EncoderRecipe, RayOptions, init_ray, ray_ingest
+    from multimodal.ingest.local import IngestOptions, ingest
+    from multimodal.ingest.ray_ingest import EncoderRecipe, RayOptions, init_ray, ray_ingest
     from multimodal.runtime import resolve_runtime
     from retrieval.catalog import Catalog
+    from retrieval.sources import read_source
 
     csv = write_photos(tmp / "photos", args.images)
     runtime = resolve_runtime("cpu", config.precision)

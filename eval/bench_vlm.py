@@ -11,7 +11,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from multimodal.answers import Evidence
+from multimodal.ask.answers import Evidence
 
 
 def context_of_tokens(tokenizer, n: int) -> str:
@@ -53,8 +53,8 @@ def run_vlm_bench(services, arch: str, new_tokens: int, repeats: int, context_to
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from multimodal.answerers import create_answerer
-    from multimodal.vlm.tiny import tiny_vlm_folder
+    from multimodal.ask.answerers import create_answerer
+    from multimodal.ask.vlm.tiny import tiny_vlm_folder
 
     ours = create_answerer(f"tiny:hf/{arch}", services.answerer_needs())
     folder = tiny_vlm_folder(services.encoder_options(), arch)
@@ -77,7 +77,7 @@ def run_vlm_bench(services, arch: str, new_tokens: int, repeats: int, context_to
         k: (v.float() if v.is_floating_point() else v) for k, v in ours.prepare(question, [image], evidence).items()
     }
     rows.append({"pipeline": "plain generate fp32, same inputs", **measure(plain, same_inputs, new_tokens, repeats)})
-    from multimodal.vlm.prompt import INSTRUCTIONS, user_text
+    from multimodal.ask.vlm.prompt import INSTRUCTIONS, user_text
 
     messages = [
         {"role": "system", "content": [{"type": "text", "text": INSTRUCTIONS}]},

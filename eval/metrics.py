@@ -74,6 +74,27 @@ def coverage_curve(
     return {"threshold": [float(t) for t in ts], "coverage": cov, "accuracy": acc}
 
 
+def risk_coverage(confidence: np.ndarray, correct: np.ndarray, answered: np.ndarray) -> dict[str, list[float]]:
+    """The risk-coverage curve of a system that may abstain: for each distinct confidence ``t`` of the answered
+    items, highest first, answering only the answered items with ``confidence >= t`` gives ``coverage`` (their
+    share of *all* items, abstentions included) and ``accuracy`` (mean ``correct`` over them). The last point is
+    the system as run. ``correct`` may be fractional (VQA accuracy). Empty lists when nothing was answered."""
+    confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+    answered = np.asarray(answered, bool)
+    conf, corr = confidence[answered], correct[answered]
+    if not len(conf):
+        return {"threshold": [], "coverage": [], "accuracy": []}
+    order = np.argsort(-conf, kind="stable")
+    conf, hits = conf[order], np.cumsum(corr[order])
+    last = np.r_[np.flatnonzero(np.diff(conf) != 0), len(conf) - 1]  # the last item of each distinct confidence
+    counts = last + 1
+    return {
+        "threshold": conf[last].tolist(),
+        "coverage": (counts / len(confidence)).tolist(),
+        "accuracy": (hits[last] / counts).tolist(),
+    }
+
+
 def fit_temperature(logits: np.ndarray, truth: np.ndarray, grid: np.ndarray | None = None) -> float:
     """The scale ``s`` minimising the NLL of ``softmax(s * logits)`` (temperature scaling), by grid search."""
     grid = np.geomspace(1.0, 1000.0, 121) if grid is None else grid

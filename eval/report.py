@@ -46,11 +46,20 @@ def plot_reliability(out: Path, rel: dict, title: str) -> Path:
 
 
 def plot_coverage(out: Path, cov: dict, title: str) -> Path:
+    return plot_coverage_curves(out, {"": cov}, title, "coverage.png")
+
+
+def plot_coverage_curves(out: Path, curves: dict[str, dict], title: str, name: str) -> Path:
+    """Accuracy on the answered items against coverage, one line per named curve (``coverage`` and ``accuracy``
+    lists, e.g. from :func:`eval.metrics.risk_coverage`); a legend when there are several."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(cov["coverage"], cov["accuracy"], marker="o", ms=3)
+    for label, cov in curves.items():
+        ax.plot(cov["coverage"], cov["accuracy"], marker="o", ms=3, label=label or None)
     ax.set(xlabel="coverage (share answered)", ylabel="accuracy on answered", xlim=(0, 1), ylim=(0, 1), title=title)
-    return _save(fig, out / "coverage.png")
+    if len(curves) > 1:
+        ax.legend(loc="lower left")
+    return _save(fig, out / name)
 
 
 def plot_confusion(out: Path, pred: np.ndarray, truth: np.ndarray, classes: list[str]) -> Path:

@@ -60,7 +60,7 @@ def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = 
     recall@k plot into ``out`` and prints the summary. ``data`` only labels the report."""
     from tqdm import tqdm
 
-    from multimodal.batch_embed import embed_sources
+    from multimodal.ingest.batch_embed import embed_sources
 
     items = list(loaded.items)
     start = time.perf_counter()

@@ -1,10 +1,10 @@
-"""``sceneqa eval vqa``: answer accuracy, abstention, and latency of the ask pipeline on VQA data."""
+"""``sceneqa eval vqa``: accuracy, coverage, calibration and latency of the ask pipeline on VQA data (the
+figures themselves: :mod:`eval.vqa_report`)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +12,26 @@ import numpy as np
 
 from eval.machine import machine_info
 from eval.metrics import vqa_accuracy
-from eval.report import plot_latency, table, write_json, write_markdown
+from eval.report import table, write_json
 from eval.requires import require
 from eval.vqa_data import VqaItem, load_vqa
+from eval.vqa_report import (
+    ECE_BINS,
+    SUMMARY_HEADER,
+    Prediction,
+    by_kind,
+    summarise,
+    summary_rows,
+    threshold_table,
+    write_predictions,
+    write_vqa_markdown,
+)
 
 
 @dataclass(frozen=True)
 class VqaData:
-    """The questions of one data set (``data``: ``easy-vqa`` or a JSONL path) and the rows skipped reading it."""
+    """The questions of one data set (``data``: ``easy-vqa``, a JSONL path or a folder), the split read (``all``:
+    every line) and the rows skipped reading it."""
 
     data: str
     split: str
@@ -27,32 +39,23 @@ class VqaData:
     problems: list[str]
 
 
-@dataclass
-class _Answers:
-    """What the ask pipeline did with each question, in order."""
-
-    scores: list[float]
-    answered: list[bool]
-    latencies: list[float]
-    failures: list[str]
-    by_kind: dict[str, list[tuple[float, bool]]]
-
-
-def load_data(data: str = "easy-vqa", limit: int | None = None, split: str = "test") -> VqaData:
+def load_data(data: str = "easy-vqa", limit: int | None = None, split: str | None = None) -> VqaData:
     """The questions of ``data``; each skipped row is reported on stderr. Called before any model loads, so
     bad data or a missing package fails fast."""
     require("matplotlib", purpose="the report's plots")
     items, problems = load_vqa(data, limit, split)
     for p in problems:
         print(f"sceneqa: skipped {p}", file=sys.stderr)
-    return VqaData(data, split, items, problems)
+    return VqaData(data, split or ("test" if data == "easy-vqa" else "all"), items, problems)
 
 
 def run_vqa_eval(services, questions: VqaData, *, out: Path = Path("reports/vqa")) -> int:
     """Answer every question of ``questions`` (from :func:`load_data`) with ``services``; writes report.json,
-    report.md and a latency plot into ``out`` and prints the summary."""
-    answers = _answer_all(services, questions.items)
-    m = _metrics(answers)
+    report.md, predictions.jsonl and plots into ``out`` and prints the summary. Per question kind and overall:
+    accuracy, coverage, accuracy when answering, ECE of the answered confidences, the risk-coverage curve. A
+    question the pipeline fails on counts as not answered (its error is in predictions.jsonl)."""
+    preds, latencies = _answer_all(services, questions.items)
+    overall, kinds = summarise(preds), by_kind(preds)
     report = {
         "task": "vqa",
         "data": questions.data,
@@ -61,83 +64,80 @@ def run_vqa_eval(services, questions: VqaData, *, out: Path = Path("reports/vqa"
         "models": services.models(),
         "machine": machine_info(),
         "skipped_rows": questions.problems,
-        **m,
+        **overall,
+        "ece_bins": ECE_BINS,
+        "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else float("nan"),
+        "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies else float("nan"),
+        "by_kind": kinds,
+        "failures": [f"{p.path}: {p.error}" for p in preds if p.error][:100],
     }
     write_json(out, report)
-    _write_markdown(out, questions.data, m, answers.latencies, services.models())
-    print(
-        f"vqa {questions.data}: {m['n']} questions, accuracy {m['accuracy']:.3f}, abstained "
-        f"{m['abstention_rate']:.3f}, accuracy when answering {m['accuracy_answered']:.3f}, p50 "
-        f"{m['latency_ms_p50']:.1f} ms; report in {out}/"
-    )
-    for k, v in m["by_question_kind"].items():
-        print(f"  {k:9s} n={v['n']:5d} accuracy {v['accuracy']:.3f} answered {v['answered']:.3f}")
+    write_predictions(out, preds)
+    write_vqa_markdown(out, f"{questions.data} ({questions.split})", preds, latencies, services.models())
+    _print_summary(questions, report, out)
     return 0
 
 
-def _answer_all(services, items: list[VqaItem]) -> _Answers:
+def _print_summary(questions: VqaData, report: dict, out: Path) -> None:
+    print(
+        f"vqa {questions.data} ({questions.split}): {report['n']} questions, accuracy {report['accuracy']:.3f}, "
+        f"coverage {report['coverage']:.3f}, accuracy when answering {report['accuracy_answered']:.3f}, "
+        f"ECE (answered) {report['ece_answered']:.3f}, p50 {report['latency_ms_p50']:.1f} ms; report in {out}/"
+    )
+    print(table(summary_rows(report, report["by_kind"]), SUMMARY_HEADER))
+    print("risk-coverage (coverage / accuracy when answering):")
+    print(threshold_table(report, report["by_kind"]))
+
+
+def _answer_all(services, items: list[VqaItem]) -> tuple[list[Prediction], list[float]]:
     from tqdm import tqdm
 
-    from multimodal.ask import AskRequest, ask
+    from multimodal.ask.pipeline import AskRequest, ask
+    from multimodal.ask.questions import parse_question
     from multimodal.errors import SceneQAError
-    from multimodal.questions import parse_question
 
-    done = _Answers([], [], [], [], defaultdict(list))
+    preds, latencies = [], []
     for item in tqdm(items, unit="q", file=sys.stderr, disable=None):
         t0 = time.perf_counter()
         try:
             a = ask(services, AskRequest(item.question, (item.path,), (str(item.path),))).answer
         except SceneQAError as exc:
-            done.failures.append(f"{item.path}: {exc}")
+            preds.append(_failed(item, str(exc)))
             continue
-        done.latencies.append((time.perf_counter() - t0) * 1000)
-        s = 0.0 if a.abstained else vqa_accuracy(a.text, item.answers)
-        done.scores.append(s)
-        done.answered.append(not a.abstained)
-        done.by_kind[parse_question(item.question).kind].append((s, not a.abstained))
-    return done
+        latencies.append((time.perf_counter() - t0) * 1000)
+        preds.append(_prediction(item, item.kind or parse_question(item.question).kind, a))
+    return preds, latencies
 
 
-def _metrics(done: _Answers) -> dict:
-    scores, latencies = done.scores, done.latencies
-    n = len(scores)
-    ans = np.array(done.answered, bool)
-    return {
-        "n": n,
-        "accuracy": float(np.mean(scores)) if n else float("nan"),
-        "abstention_rate": float(1 - ans.mean()) if n else float("nan"),
-        "accuracy_answered": float(np.mean(np.array(scores)[ans])) if ans.any() else float("nan"),
-        "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else float("nan"),
-        "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies else float("nan"),
-        "by_question_kind": {
-            k: {
-                "n": len(v),
-                "accuracy": float(np.mean([s for s, _ in v])),
-                "answered": float(np.mean([a for _, a in v])),
-            }
-            for k, v in sorted(done.by_kind.items())
-        },
-        "failures": done.failures[:100],
-    }
-
-
-def _write_markdown(out: Path, data: str, m: dict, latencies: list[float], models: dict[str, str]) -> None:
-    plot = plot_latency(out, latencies, "ask latency")
-    kinds = table(
-        [(k, v["n"], v["accuracy"], v["answered"]) for k, v in m["by_question_kind"].items()],
-        ("question kind", "n", "accuracy", "answered"),
+def _prediction(item: VqaItem, kind: str, a) -> Prediction:
+    """``a``: the pipeline's Answer to ``item``."""
+    score = 0.0 if a.abstained else vqa_accuracy(a.text, item.answers)
+    citations = tuple(c.as_dict() for c in a.citations)
+    return Prediction(
+        str(item.path),
+        item.question,
+        kind,
+        item.category,
+        item.answers,
+        a.text,
+        float(a.confidence),
+        a.abstained,
+        score,
+        citations,
     )
-    summary = table(
-        [(m["n"], m["accuracy"], m["abstention_rate"], m["accuracy_answered"], m["latency_ms_p50"])],
-        ("questions", "accuracy", "abstained", "accuracy when answering", "p50 ms"),
-    )
-    write_markdown(
-        out,
-        f"VQA: {data}",
-        [
-            ("Summary", summary),
-            ("By question kind", kinds),
-            ("Models", ", ".join(f"{k}: {v}" for k, v in models.items())),
-            ("Plots", f"![latency]({plot.name})"),
-        ],
+
+
+def _failed(item: VqaItem, error: str) -> Prediction:
+    """A question the pipeline raised on: not answered, its error kept (kind "error" where the data gives none)."""
+    return Prediction(
+        str(item.path),
+        item.question,
+        item.kind or "error",
+        item.category,
+        item.answers,
+        "",
+        0.0,
+        True,
+        0.0,
+        error=error,
     )

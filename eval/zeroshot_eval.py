@@ -23,8 +23,8 @@ from eval.metrics import (
 )
 from eval.report import plot_confusion, plot_coverage, plot_reliability, table, write_json, write_markdown
 from eval.requires import require
-from multimodal.batch_embed import embed_sources
 from multimodal.errors import ConfigError
+from multimodal.ingest.batch_embed import embed_sources
 from multimodal.zeroshot_scores import match_scores, softmax_scores
 
 

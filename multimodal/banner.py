@@ -140,7 +140,7 @@ def build_banner(services: Services) -> Banner:
 
 def _answerer_weights(spec: str) -> str:
     """What the answerer named by ``spec`` runs on, from its display name (no loading)."""
-    from multimodal.answerers import answerer_name
+    from multimodal.ask.answerers import answerer_name
 
     try:
         name = answerer_name(spec)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from multimodal.batch_embed import embed_sources
 from multimodal.images import ImageSource, describe_source
+from multimodal.ingest.batch_embed import embed_sources
 from multimodal.services import Services
 from multimodal.zeroshot import ZeroShotOptions, parse_labels
 from multimodal.zeroshot_scores import Classification

@@ -46,49 +46,49 @@ class Registry(Generic[T]):
 
 
 def _minilm(runtime):
-    from multimodal.text_embed import MiniLMEmbedder
+    from multimodal.ask.text_embed import MiniLMEmbedder
 
     return MiniLMEmbedder.load(runtime)
 
 
 def _hashing(runtime):
-    from multimodal.text_embed import HashingEmbedder
+    from multimodal.ask.text_embed import HashingEmbedder
 
     return HashingEmbedder()
 
 
 def _rapidocr():
-    from multimodal.facts.ocr import RapidOcrReader
+    from multimodal.ask.facts.ocr import RapidOcrReader
 
     return LazyReader(RapidOcrReader, RapidOcrReader.name)
 
 
 def _no_ocr():
-    from multimodal.facts.ocr import NoTextReader
+    from multimodal.ask.facts.ocr import NoTextReader
 
     return NoTextReader()
 
 
 def _cascade():
-    from multimodal.facts.faces import CascadeFaceDetector
+    from multimodal.ask.facts.faces import CascadeFaceDetector
 
     return CascadeFaceDetector()
 
 
 def _no_faces():
-    from multimodal.facts.faces import NoFaceDetector
+    from multimodal.ask.facts.faces import NoFaceDetector
 
     return NoFaceDetector()
 
 
 def _classifier_tags(encoder, zeroshot):
-    from multimodal.facts.tags import ClassifierTagger
+    from multimodal.ask.facts.tags import ClassifierTagger
 
     return ClassifierTagger(encoder)
 
 
 def _zeroshot_tags(encoder, zeroshot):
-    from multimodal.facts.tags import ZeroShotTagger
+    from multimodal.ask.facts.tags import ZeroShotTagger
 
     return ZeroShotTagger(zeroshot)
 

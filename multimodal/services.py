@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from multimodal.answerers import Answerer, AnswererNeeds, answerer_name, create_answerer
+from multimodal.ask.answerers import Answerer, AnswererNeeds, answerer_name, create_answerer
 from multimodal.encoders.base import Encoder, EncoderOptions, default_cache_dir
 from multimodal.encoders.factory import create_encoder
 from multimodal.errors import ConfigError
@@ -124,7 +124,7 @@ class Services:
         )
 
     def vlm_options(self):
-        from multimodal.vlm.hf_vlm import VlmOptions
+        from multimodal.ask.vlm.hf_vlm import VlmOptions
 
         return VlmOptions(
             threshold=self.config.abstain_below,
@@ -160,7 +160,7 @@ class Services:
         )
 
     def _build_fact_tools(self):
-        from multimodal.scene_facts import FactTools
+        from multimodal.ask.scene_facts import FactTools
 
         plan = self.plan
         return FactTools(

@@ -7,9 +7,9 @@ import json
 import pytest
 from PIL import Image, ImageDraw
 
-from multimodal.answers import ABSTAIN_TEXT, Answer, CitationError, Evidence, check_citations
-from multimodal.ask import AskRequest, ask
-from multimodal.context_files import ContextError
+from multimodal.ask.answers import ABSTAIN_TEXT, Answer, CitationError, Evidence, check_citations
+from multimodal.ask.context_files import ContextError
+from multimodal.ask.pipeline import AskRequest, ask
 from multimodal.errors import EmptyInputError, InvalidImageError
 from sceneqa.cli import main
 from tests.cli_util import tiny_argv

@@ -9,10 +9,10 @@ import weakref
 import numpy as np
 import pytest
 
-from multimodal import batch_embed
-from multimodal.batch_embed import embed_sources
 from multimodal.deadline import Deadline, DeadlineExceeded, deadline_scope
 from multimodal.errors import ConfigError
+from multimodal.ingest import batch_embed
+from multimodal.ingest.batch_embed import embed_sources
 from tests.image_corpus import gradient, png_bytes
 
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from multimodal.catalog_sources import SourceProblem, SourceRow, read_source
 from retrieval.errors import SourceError
+from retrieval.sources import SourceProblem, SourceRow, read_source
 from tests.catalog_data import make_catalog, write_csv, write_jsonl, write_parquet
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from multimodal.context_files import ContextError, load_context_bytes, load_context_file, load_context_text
-from multimodal.context_select import Selection, bm25_scores, select_chunks, to_evidence
-from multimodal.text_embed import HashingEmbedder
+from multimodal.ask.context_files import ContextError, load_context_bytes, load_context_file, load_context_text
+from multimodal.ask.context_select import Selection, bm25_scores, select_chunks, to_evidence
+from multimodal.ask.text_embed import HashingEmbedder
 
 
 def test_chunks_and_locators(tmp_path):

@@ -14,16 +14,16 @@ import time
 import numpy as np
 import pytest
 
-from multimodal.catalog_sources import SourceRow, read_source
 from multimodal.encoders.base import EncoderOptions
 from multimodal.encoders.factory import create_encoder
-from multimodal.ingest import IngestOptions, IngestSummary, ingest
+from multimodal.ingest.local import IngestOptions, IngestSummary, ingest
+from multimodal.ingest.shard_build import build_from_shards
+from multimodal.ingest.shard_embed import ShardTask, embed_shard, plan_shards
 from multimodal.runtime import Runtime
-from multimodal.shard_build import build_from_shards
-from multimodal.shard_embed import ShardTask, embed_shard, plan_shards
 from retrieval.catalog import Catalog
 from retrieval.shards import Shard, list_shards, planned_ids, read_shard, sample_vectors, shard_bytes, shard_name
 from retrieval.shards import write_shard as put
+from retrieval.sources import SourceRow, read_source
 from tests.catalog_data import make_catalog, write_csv, write_parquet
 from tests.cli_util import tiny_argv
 
@@ -275,7 +275,7 @@ def test_ray_address_joins_a_running_cluster(tmp_path, cache_dir, catalog_csv):
 
 
 def test_shard_cleanup_touches_only_shard_files(tmp_path):
-    from multimodal.ray_ingest import SPEC_FILE, _check_shard_spec, _remove_shards
+    from multimodal.ingest.ray_ingest import SPEC_FILE, _check_shard_spec, _remove_shards
 
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -296,7 +296,7 @@ def test_shard_cleanup_touches_only_shard_files(tmp_path):
 def test_an_interrupted_ivfpq_build_resumes(tmp_path, monkeypatch):
     """The trained, empty IVF-PQ index is committed before any item: a build that dies midway is rerun with
     the same quantizer and completes."""
-    import multimodal.shard_build as sb
+    import multimodal.ingest.shard_build as sb
 
     rng = np.random.default_rng(3)
     dim, per = 16, 1200
@@ -321,7 +321,7 @@ def test_an_interrupted_ivfpq_build_resumes(tmp_path, monkeypatch):
 
 
 def test_reused_shards_must_match_their_task_exactly(tmp_path):
-    from multimodal.ray_ingest import _done, _options_fingerprint, task_fingerprint
+    from multimodal.ingest.ray_ingest import _done, _options_fingerprint, task_fingerprint
 
     row = SourceRow(id="a", image="/x/a.jpg", metadata={"colour": "red"}, where="c.csv:2")
     task = ShardTask(0, (row,), ("",))

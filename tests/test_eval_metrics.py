@@ -14,6 +14,7 @@ from eval.metrics import (
     macro_f1,
     per_class_accuracy,
     reliability,
+    risk_coverage,
     topk_accuracy,
 )
 
@@ -55,6 +56,18 @@ def test_coverage_curve_all_abstain_and_all_answer():
     cov = coverage_curve(conf, correct, np.array([0.0, 0.3, 0.9]))
     assert cov["coverage"] == [1.0, 0.5, 0.0]
     assert cov["accuracy"][0] == 0.5 and cov["accuracy"][1] == 0.0 and math.isnan(cov["accuracy"][2])
+
+
+def test_risk_coverage_by_hand():
+    conf = np.array([0.6, 0.9, 0.8, 0.8, 0.3, 0.95])
+    correct = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1 / 3])
+    answered = np.array([True, True, True, True, False, False])  # abstentions never count, whatever their score
+    got = risk_coverage(conf, correct, answered)
+    # answer at >= .9: {1}; >= .8: {1, 0, 1} (the tie joins as one point); >= .6: all four answered
+    assert got["threshold"] == [0.9, 0.8, 0.6]
+    assert got["coverage"] == [1 / 6, 3 / 6, 4 / 6]
+    assert got["accuracy"] == [1.0, 2 / 3, 0.5]
+    assert risk_coverage(conf, correct, np.zeros(6, bool)) == {"threshold": [], "coverage": [], "accuracy": []}
 
 
 def test_fits_recover_known_parameters():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from multimodal.facts.colours import dominant_colours, name_colour
-from multimodal.facts.faces import Box, CascadeFaceDetector, merge_boxes
-from multimodal.facts.objects import find_objects
+from multimodal.ask.facts.colours import dominant_colours, name_colour
+from multimodal.ask.facts.faces import Box, CascadeFaceDetector, merge_boxes
+from multimodal.ask.facts.objects import find_objects
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_faces_in_package_photos(photos):
 def test_ocr_reads_a_printed_page():
     from skimage import data
 
-    from multimodal.facts.ocr import RapidOcrReader
+    from multimodal.ask.facts.ocr import RapidOcrReader
 
     lines = RapidOcrReader().read(Image.fromarray(data.page()))
     text = " ".join(t.text for t in lines).lower()

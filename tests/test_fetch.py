@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from multimodal.errors import InvalidImageError
-from multimodal.fetch import check_public_host, read_image_bytes
+from multimodal.images.fetch import check_public_host, read_image_bytes
 
 
 def test_urls_are_off_by_default():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multimodal.image_sniff import describe_payload
+from multimodal.images.sniff import describe_payload
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multimodal import images as images_mod
 from multimodal.errors import ConfigError, DependencyError, ImageTooLargeError, InvalidImageError
 from multimodal.images import ImageLimits, load_image
+from multimodal.images import load as images_mod
 from tests import image_corpus as corpus
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from multimodal.catalog_sources import read_source
-from multimodal.ingest import IngestOptions, ingest
+from multimodal.ingest.local import IngestOptions, ingest
 from retrieval.catalog import Catalog
+from retrieval.sources import read_source
 from tests.catalog_data import draw, make_catalog, write_csv, write_parquet
 
 
@@ -77,7 +77,7 @@ def test_lite_query_composition_is_pure():
 
 
 def test_ingest_decodes_at_most_two_batches_at_once(tmp_path, tiny_services, monkeypatch):
-    from multimodal import ingest as ingest_mod
+    from multimodal.ingest import local as ingest_mod
     from tests.test_batch_embed import LiveImages
 
     enc = tiny_services.encoder

@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from multimodal.answers import Evidence
+from multimodal.ask.answers import Evidence
+from multimodal.ask.vlm.hf_vlm import VlmOptions, load_hf_vlm
+from multimodal.ask.vlm.prompt import INSTRUCTIONS
+from multimodal.ask.vlm.tiny import tiny_vlm_folder, write_tiny_vlm
 from multimodal.encoders.factory import create_encoder
 from multimodal.encoders.tiny import ensure_folder, tiny_folder
-from multimodal.vlm.hf_vlm import VlmOptions, load_hf_vlm
-from multimodal.vlm.prompt import INSTRUCTIONS
-from multimodal.vlm.tiny import tiny_vlm_folder, write_tiny_vlm
 from tests.image_corpus import gradient
 
 ATOL = 1e-5

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from multimodal.answerers import answerer_name
+from multimodal.ask.answerers import answerer_name
 from multimodal.errors import ConfigError, UnknownNameError
 from multimodal.plan import OCR_READERS, TIER_COMPONENTS, Component, Registry, make_plan
 from multimodal.services import Lazy

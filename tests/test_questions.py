@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from multimodal.ask.questions import parse_question
 from multimodal.errors import ConfigError, EmptyInputError
-from multimodal.questions import parse_question
 
 
 @pytest.mark.parametrize(

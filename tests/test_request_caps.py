@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from multimodal.context_files import (
+from multimodal.ask.context_files import (
     MAX_CHUNKS,
     MAX_CONTEXT_BYTES,
     ContextError,
@@ -16,10 +16,10 @@ from multimodal.context_files import (
     load_context_file,
     load_context_text,
 )
-from multimodal.context_select import MAX_EMBED, select_chunks, to_evidence
+from multimodal.ask.context_select import MAX_EMBED, select_chunks, to_evidence
+from multimodal.ask.text_embed import HashingEmbedder
 from multimodal.errors import ConfigError, ImageTooLargeError
 from multimodal.images import check_pixel_budget, declared_pixels
-from multimodal.text_embed import HashingEmbedder
 from tests import image_corpus as corpus
 
 

@@ -82,7 +82,9 @@ def test_values_json_cannot_carry_are_refused_and_search_keeps_working(client):
         )
         assert r.status_code == 400, meta
     r = client.post(
-        "/v1/items", content='{"images": ["' + img + '"], "id": "\\ud800"}', headers={"content-type": "application/json"}
+        "/v1/items",
+        content='{"images": ["' + img + '"], "id": "\\ud800"}',
+        headers={"content-type": "application/json"},
     )
     assert r.status_code == 400 and "Unicode" in r.json()["error"]
     assert client.post("/v1/items", json={"images": [img], "id": "ok"}).status_code == 200

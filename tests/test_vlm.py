@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from multimodal.answers import ABSTAIN_TEXT, Answer, Evidence
-from multimodal.ask import AskRequest, AskResult, ask, ask_stream
-from multimodal.vlm.hf_vlm import cap_image, token_confidence
-from multimodal.vlm.prompt import evidence_block, parse_citations, says_cannot_tell, user_text
+from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.ask.pipeline import AskRequest, AskResult, ask, ask_stream
+from multimodal.ask.vlm.hf_vlm import cap_image, token_confidence
+from multimodal.ask.vlm.prompt import evidence_block, parse_citations, says_cannot_tell, user_text
 from sceneqa.cli import main
 from tests.cli_util import tiny_argv
 

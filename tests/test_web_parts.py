@@ -11,7 +11,7 @@ from demos.catalog_handle import CatalogHandle
 from demos.render import evidence_html
 from demos.ui.widgets import CHOICE_SLOTS, FilterLayout, FilterSpec, widget_filters
 from demos.web_config import WebConfig
-from multimodal.answers import Answer, Evidence
+from multimodal.ask.answers import Answer, Evidence
 from multimodal.errors import ConfigError
 
 

@@ -26,8 +26,8 @@ def do_ask(
 ) -> Iterator[tuple]:
     """Yields ``(answer markdown, evidence html, cited catalog items [(thumbnail, caption)], text read)``: the
     answer text as it grows, then the final answer with its evidence. Reads only uploaded files."""
-    from multimodal.ask import AskRequest, ask_stream
-    from multimodal.context_files import load_context_file
+    from multimodal.ask.context_files import load_context_file
+    from multimodal.ask.pipeline import AskRequest, ask_stream
 
     images = ctx.uploaded_images(images)
     files = ctx.uploaded(context_files)

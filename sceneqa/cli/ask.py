@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, config) -> int:
-    from multimodal.ask import AskRequest, ask, ask_stream
+    from multimodal.ask.pipeline import AskRequest, ask, ask_stream
     from multimodal.services import build_services
     from retrieval.catalog import Catalog
 

@@ -55,17 +55,24 @@ def _add_retrieval(ev_sub) -> None:
 def _add_vqa(ev_sub) -> None:
     vqa = ev_sub.add_parser(
         "vqa",
-        help="ask-pipeline accuracy on easy-vqa or a VQA JSONL",
-        description="Answers every question with the ask pipeline and reports VQA accuracy "
-        "(normalised answers), the abstention rate, accuracy when answering, "
-        "per question kind, and latency.",
+        help="ask-pipeline accuracy, coverage and calibration on real photos (coco128) or easy-vqa",
+        description="Answers every question with the ask pipeline and reports, per question kind and "
+        "overall: VQA accuracy (normalised answers; abstentions count as wrong), coverage (share "
+        "answered), accuracy when answering, ECE of the answered confidences and the risk-coverage "
+        "curve (table and risk_coverage.png); writes predictions.jsonl (one line per question) for "
+        "error analysis, and latency.",
     )
     vqa.add_argument(
         "--data",
         default="easy-vqa",
-        help='easy-vqa (from its package) or a JSONL of {"path", "question", "answers": [...]} (default: easy-vqa)',
+        help="a coco128-shaped folder (presence.jsonl, counts.jsonl), a JSONL of "
+        '{"path", "question", "answers": [...]}, or easy-vqa (synthetic shapes, from its package; the default)',
     )
-    vqa.add_argument("--split", default="test", choices=("test", "train"), help="easy-vqa split (default: test)")
+    vqa.add_argument(
+        "--split",
+        help="keep only lines whose 'split' field is this (e.g. val); easy-vqa: test (default) or train; "
+        "default for a folder or JSONL: every line",
+    )
     vqa.add_argument("--limit", type=int, help="evaluate only the first N questions")
     vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
     vqa.set_defaults(handler=lazy_handler("eval vqa"))

@@ -161,9 +161,9 @@ def _index_arg(p) -> None:
 def run_add(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
-    from multimodal.catalog_sources import read_source
-    from multimodal.ingest import IngestOptions, ingest
+    from multimodal.ingest.local import IngestOptions, ingest
     from retrieval.catalog import Catalog
+    from retrieval.sources import read_source
 
     rows = read_source(args.source, image_column=args.image_column, id_column=args.id_column, roots=args.allow_root)
     services = services_for_index(config, args.index)
@@ -199,7 +199,7 @@ def run_add(args: argparse.Namespace, config) -> int:
 def _run_ray(args: argparse.Namespace, config, services, rows, options):
     from tqdm import tqdm
 
-    from multimodal.ray_ingest import EncoderRecipe, RayOptions, ray_ingest
+    from multimodal.ingest.ray_ingest import EncoderRecipe, RayOptions, ray_ingest
 
     try:
         import ray  # noqa: F401

@@ -91,10 +91,10 @@ def ensure_catalog(services, index: Path, demo_data: Path | None, quiet: bool) -
     """Build the first catalog if ``index`` holds none."""
     from tqdm import tqdm
 
-    from multimodal.catalog_sources import read_source
-    from multimodal.ingest import IngestOptions, ingest
+    from multimodal.ingest.local import IngestOptions, ingest
     from retrieval.catalog import Catalog
     from retrieval.manifest import read_manifest
+    from retrieval.sources import read_source
 
     if read_manifest(index) is not None:
         return

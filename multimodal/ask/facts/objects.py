@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from multimodal.facts.colours import name_colour
+from multimodal.ask.facts.colours import name_colour
 
 SHAPES = ("circle", "rectangle", "triangle")
 MAX_SIDE = 256

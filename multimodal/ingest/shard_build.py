@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multimodal.ingest import IngestSummary, settle_index_type
+from multimodal.ingest.local import IngestSummary, settle_index_type
 from retrieval.catalog import Catalog
 from retrieval.manifest import read_manifest
 from retrieval.shards import iter_shard_parts, sample_vectors, shard_rows
@@ -53,11 +53,7 @@ def build_from_shards(
         for n, path in enumerate(paths, start=1):
             for part in iter_shard_parts(path, UPSERT_ROWS):  # memory: one part of one shard
                 summary.failed.extend(part.failed)
-                for outcome in cat.upsert(part.records(), allow_duplicates=allow_duplicates):
-                    if outcome.kind == "duplicate":
-                        summary.duplicates.append((outcome.id, outcome.duplicate_of or ""))
-                    else:
-                        setattr(summary, outcome.kind, getattr(summary, outcome.kind) + 1)
+                summary.tally(cat.upsert(part.records(), allow_duplicates=allow_duplicates))
                 summary.embedded += int((~_unchanged(part)).sum())
                 if progress:
                     progress(len(part.ids) + len(part.failed))

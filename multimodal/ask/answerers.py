@@ -1,7 +1,8 @@
 """Answerers: the :class:`Answerer` Protocol and the factory from a spec: ``lite`` (scene facts),
 ``hf:REPO_OR_DIR`` (a VLM), ``tiny:hf[/ARCH]`` (random VLM).
 
-Every answerer has ``name``, ``can_stream`` and ``answer(question, images, evidence) -> (Answer, derived)``;
+Every answerer has ``name``, ``can_stream`` and ``answer(question, images, evidence) -> Answer`` (the facts it
+established from the images in ``Answer.derived``);
 those with ``can_stream`` also ``stream(...)``, yielding text pieces and then the Answer. A factory receives
 :class:`AnswererNeeds` (what answerers may use), never the whole services object.
 """
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from multimodal.answers import Answer, Evidence
+from multimodal.ask.answers import Answer, Evidence
 from multimodal.encoders.base import EncoderOptions
 from multimodal.errors import SpecError, UnknownNameError
 from multimodal.runtime import Runtime
@@ -24,10 +25,9 @@ class Answerer(Protocol):
     name: str
     can_stream: bool
 
-    def answer(
-        self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
-    ) -> tuple[Answer, list[Evidence]]:
-        """The answer and the evidence it derived from the images (citations come from both)."""
+    def answer(self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]) -> Answer:
+        """The answer; ``Answer.derived`` holds the evidence it established from the images (citations may
+        point at the given ``evidence`` and at those)."""
         ...
 
     def stream(
@@ -43,7 +43,7 @@ class AnswererNeeds:
 
     runtime: Runtime
     encoder_options: EncoderOptions
-    vlm_options: Any  # multimodal.vlm.hf_vlm.VlmOptions (imported lazily: transformers is heavy)
+    vlm_options: Any  # multimodal.ask.vlm.hf_vlm.VlmOptions (imported lazily: transformers is heavy)
     threshold: float
     fact_tools: Callable[[], Any]
 
@@ -51,13 +51,13 @@ class AnswererNeeds:
 def _lite(rest: str, needs: AnswererNeeds):
     if rest:
         raise SpecError(f"'lite:{rest}': the lite answerer takes no arguments; use lite")
-    from multimodal.answer_lite import LiteAnswerer
+    from multimodal.ask.answer_lite import LiteAnswerer
 
     return LiteAnswerer(needs.fact_tools(), threshold=needs.threshold)
 
 
 def _hf(rest: str, needs: AnswererNeeds):
-    from multimodal.vlm.hf_vlm import load_hf_vlm
+    from multimodal.ask.vlm.hf_vlm import load_hf_vlm
 
     return load_hf_vlm(rest, needs.runtime, needs.encoder_options, needs.vlm_options)
 
@@ -66,9 +66,9 @@ def _tiny(rest: str, needs: AnswererNeeds):
     family, _, arch = rest.partition("/")
     if family != "hf":
         raise UnknownNameError(f"unknown tiny answerer 'tiny:{rest}'. Available: tiny:hf, tiny:hf/smolvlm-256m")
+    from multimodal.ask.vlm.hf_vlm import load_hf_vlm
+    from multimodal.ask.vlm.tiny import tiny_vlm_folder, write_tiny_vlm
     from multimodal.encoders.tiny import ensure_folder
-    from multimodal.vlm.hf_vlm import load_hf_vlm
-    from multimodal.vlm.tiny import tiny_vlm_folder, write_tiny_vlm
 
     arch = arch or "tiny"
     opts = needs.encoder_options

@@ -7,13 +7,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from multimodal.answers import Answer, Evidence, check_citations
-from multimodal.context_files import load_context_file, load_context_text
-from multimodal.context_select import select_chunks, to_evidence
+from multimodal.ask.answers import Answer, Evidence, check_citations
+from multimodal.ask.context_files import load_context_file, load_context_text
+from multimodal.ask.context_select import select_chunks, to_evidence
+from multimodal.ask.questions import parse_question
 from multimodal.deadline import check_deadline
 from multimodal.errors import EmptyInputError
 from multimodal.images import ImageSource, describe_source, load_image
-from multimodal.questions import parse_question
 from multimodal.services import Services
 from retrieval.catalog import Catalog
 
@@ -98,8 +98,8 @@ def _result(services: Services, answer: Answer, evidence, derived, notices) -> A
 def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
     """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
     images, evidence, notices = prepare(services, req, catalog)
-    answer, derived = services.answerer().answer(req.question, images, evidence)
-    return _result(services, answer, evidence, derived, notices)
+    answer = services.answerer().answer(req.question, images, evidence)
+    return _result(services, answer, evidence, list(answer.derived), notices)
 
 
 def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = None) -> Iterator[str | AskResult]:
@@ -108,7 +108,8 @@ def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = No
     images, evidence, notices = prepare(services, req, catalog)
     answerer = services.answerer()
     if not answerer.can_stream:
-        answer, derived = answerer.answer(req.question, images, evidence)
+        answer = answerer.answer(req.question, images, evidence)
+        derived = list(answer.derived)
         yield answer.text
         yield _result(services, answer, evidence, derived, notices)
         return

@@ -6,7 +6,7 @@ loaded 8-bit RGB :class:`PIL.Image.Image`. It refuses, with :class:`InvalidImage
 non-images, formats outside :data:`ACCEPTED_FORMATS`, truncated/corrupt data, decompression bombs (the
 pixel cap is checked from the header, *before* any pixel is decoded) and absurd dimensions.
 
-It applies EXIF orientation, converts every colour mode to RGB (alpha on white, see ``image_modes``),
+It applies EXIF orientation, converts every colour mode to RGB (alpha on white, see ``multimodal.images.modes``),
 takes the first frame of animations and, when ``draft_size`` is given, lets libjpeg decode large JPEGs
 at 1/2, 1/4 or 1/8 scale (never below ``draft_size`` on the short side): a 12 MP JPEG decodes about 5x
 faster, which matters on a 2-core machine where decoding costs more than a ViT-B/32 forward pass. Other
@@ -36,8 +36,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from multimodal.errors import ConfigError, DependencyError, ImageTooLargeError, InvalidImageError
-from multimodal.image_modes import array_to_rgb, to_rgb
-from multimodal.image_sniff import describe_payload
+from multimodal.images.modes import array_to_rgb, to_rgb
+from multimodal.images.sniff import describe_payload
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
 

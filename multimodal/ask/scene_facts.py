@@ -8,13 +8,13 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from multimodal.answers import Evidence
+from multimodal.ask.answers import Evidence
+from multimodal.ask.facts.colours import dominant_colours
+from multimodal.ask.facts.faces import Box, FaceDetector
+from multimodal.ask.facts.objects import ObjectFact, find_objects
+from multimodal.ask.facts.ocr import TextLine, TextReader
+from multimodal.ask.facts.tags import Tagger
 from multimodal.deadline import check_deadline
-from multimodal.facts.colours import dominant_colours
-from multimodal.facts.faces import Box, FaceDetector
-from multimodal.facts.objects import ObjectFact, find_objects
-from multimodal.facts.ocr import TextLine, TextReader
-from multimodal.facts.tags import Tagger
 from multimodal.zeroshot import ZeroShotClassifier, ZeroShotOptions
 
 
@@ -35,13 +35,10 @@ class SceneFacts:
         self.img = img
         self.n = n
         self.tools = tools
-        self.evidence: list[Evidence] = []  # every fact handed out, in order
 
     def cite(self, suffix: str, text: str, score: float, kind: str = "image") -> Evidence:
-        ev = Evidence(kind, f"image:{self.n}#{suffix}" if suffix else f"image:{self.n}", text, float(score))
-        if ev not in self.evidence:
-            self.evidence.append(ev)
-        return ev
+        """The evidence for one fact about this image (pure: the answer that uses it carries it)."""
+        return Evidence(kind, f"image:{self.n}#{suffix}" if suffix else f"image:{self.n}", text, float(score))
 
     @cached_property
     def objects(self) -> list[ObjectFact]:

@@ -1,23 +1,23 @@
 """The ``lite`` answerer: answers only what scene facts and the given evidence support, cites them, and
 otherwise abstains, saying what it could establish. No generative model is involved.
 
-Routes by question kind (:mod:`multimodal.questions`): presence, colour, shape, count, text (OCR),
+Routes by question kind (:mod:`multimodal.ask.questions`): presence, colour, shape, count, text (OCR),
 identify (concepts + catalog items) and open questions (extractive, from attached records).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from multimodal.answers import ABSTAIN_TEXT, Answer, Evidence
-from multimodal.facts.colours import COLOUR_WORDS, canonical_colour
-from multimodal.facts.faces import PERSON_WORDS
-from multimodal.facts.objects import ObjectFact
-from multimodal.questions import Question, parse_question
-from multimodal.scene_facts import FactTools, SceneFacts
+from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.ask.facts.colours import COLOUR_WORDS, canonical_colour
+from multimodal.ask.facts.faces import PERSON_WORDS
+from multimodal.ask.facts.objects import ObjectFact
+from multimodal.ask.questions import Question, parse_question
+from multimodal.ask.scene_facts import FactTools, SceneFacts
 
 SHAPE_WORDS = {
     "circle": "circle",
@@ -77,10 +77,9 @@ class LiteAnswerer:
         self.tools = tools
         self.threshold = threshold
 
-    def answer(
-        self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
-    ) -> tuple[Answer, list[Evidence]]:
-        """Returns the answer and the image facts it derived (citations come from ``evidence`` + those)."""
+    def answer(self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]) -> Answer:
+        """The answer; its ``derived`` holds the image facts it rests on (citations come from ``evidence`` +
+        those)."""
         q = parse_question(question)
         facts = [SceneFacts(img, i + 1, self.tools) for i, img in enumerate(images)]
         context = [e for e in evidence if e.kind == "context"]
@@ -97,10 +96,11 @@ class LiteAnswerer:
         draft = route(q, facts, context, items)
         if draft is None and q.kind != "open" and context:
             draft = self._open(q, facts, context, items)  # the records may answer what the image cannot
-        derived = [e for f in facts for e in f.evidence]
+        derived = _image_facts(draft)
         if draft is None or draft.confidence < self.threshold:
-            return self._abstain(draft, facts, context, items), derived
-        return Answer(draft.text, round(draft.confidence, 4), False, draft.citations, detail=draft.detail), derived
+            return replace(self._abstain(draft, derived, context), derived=derived)
+        answer = Answer(draft.text, round(draft.confidence, 4), False, draft.citations, detail=draft.detail)
+        return replace(answer, derived=derived)
 
     # ---- routes --------------------------------------------------------------------------------------------
 
@@ -252,11 +252,8 @@ class LiteAnswerer:
             )
         return None
 
-    def _abstain(self, draft: Draft | None, facts, context, items) -> Answer:
-        established = []
-        for f in facts:
-            for e in f.evidence:
-                established.append(e.text)
+    def _abstain(self, draft: Draft | None, derived: tuple[Evidence, ...], context) -> Answer:
+        established = [e.text for e in derived]
         if draft is not None and draft.detail:
             established.insert(0, f"weak evidence: {draft.text} ({draft.detail}, confidence {draft.confidence:.2f})")
         if context:
@@ -264,3 +261,10 @@ class LiteAnswerer:
         detail = "I could establish: " + "; ".join(established) if established else "no usable evidence"
         cites = draft.citations if draft is not None else ()
         return Answer(ABSTAIN_TEXT, round(draft.confidence if draft else 0.0, 4), True, cites, detail=detail)
+
+
+def _image_facts(draft: Draft | None) -> tuple[Evidence, ...]:
+    """The facts about the images a draft cites (the answer's derived evidence), in order, without repeats."""
+    if draft is None:
+        return ()
+    return tuple(dict.fromkeys(e for e in draft.citations if e.locator.startswith("image:") and "#" in e.locator))

@@ -5,7 +5,7 @@ A binary or non-UTF-8 source is refused with a clear message; so is one over the
 (:data:`MAX_CONTEXT_BYTES`, for files, uploaded bytes and pasted text alike). A source is read into at most
 ``max_chunks + 1`` chunks (:data:`MAX_CHUNKS`) and the rest is never materialised, so a 5 MB file of
 one-character lines costs no more than 20,000 lines; the one extra chunk tells
-:func:`multimodal.context_select.select_chunks` that the source went on, and its notice says so.
+:func:`multimodal.ask.context_select.select_chunks` that the source went on, and its notice says so.
 """
 
 from __future__ import annotations

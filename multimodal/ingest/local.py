@@ -20,15 +20,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from multimodal.batch_embed import DEFAULT_BATCH, prefetch_one
-from multimodal.catalog_sources import SourceItem, SourceProblem, SourceRow
 from multimodal.deadline import check_deadline
 from multimodal.encoders.base import Encoder
 from multimodal.errors import ConfigError, InvalidImageError
-from multimodal.fetch import read_image_bytes
 from multimodal.images import DEFAULT_LIMITS, ImageLimits, load_image
+from multimodal.images.fetch import read_image_bytes
+from multimodal.ingest.batch_embed import DEFAULT_BATCH, prefetch_one
 from retrieval.catalog import Catalog
 from retrieval.records import ItemRecord
+from retrieval.sources import SourceItem, SourceProblem, SourceRow
 from retrieval.vector_index import index_params_for
 
 
@@ -66,6 +66,14 @@ class IngestSummary:
     embedded: int = 0
     index_type: str = ""
     count: int = 0
+
+    def tally(self, outcomes) -> None:
+        """Count the store's per-item outcomes (``retrieval.store.Outcome``) into this summary."""
+        for outcome in outcomes:
+            if outcome.kind == "duplicate":
+                self.duplicates.append((outcome.id, outcome.duplicate_of or ""))
+            else:
+                setattr(self, outcome.kind, getattr(self, outcome.kind) + 1)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -178,11 +186,7 @@ def ingest(
             records = [
                 ItemRecord(p.row.id, p.row.image, p.sha256, vectors.get(p.row.id), dict(p.row.metadata)) for p in ready
             ]
-            for outcome in catalog.upsert(records, allow_duplicates=options.allow_duplicates) if records else []:
-                if outcome.kind == "duplicate":
-                    summary.duplicates.append((outcome.id, outcome.duplicate_of or ""))
-                else:
-                    setattr(summary, outcome.kind, getattr(summary, outcome.kind) + 1)
+            summary.tally(catalog.upsert(records, allow_duplicates=options.allow_duplicates) if records else [])
             since_commit += len(ready)
             if since_commit >= max(options.commit_every, catalog.store.count() // 10):
                 catalog.commit()

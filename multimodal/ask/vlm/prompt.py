@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from multimodal.answers import Evidence
+from multimodal.ask.answers import Evidence
 
 INSTRUCTIONS = (
     "You answer questions about the attached image(s). Use only what the image(s) show and the numbered "

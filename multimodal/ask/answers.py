@@ -42,6 +42,7 @@ class Answer:
     models: Mapping[str, str] = field(default_factory=dict)
     tier: str = ""
     notices: tuple[str, ...] = ()
+    derived: tuple[Evidence, ...] = ()  # facts the answerer established from the images (listed as evidence)
 
     def as_dict(self) -> dict[str, object]:
         return {

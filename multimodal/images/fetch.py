@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from multimodal.errors import ImageTooLargeError, InvalidImageError
-from multimodal.images import DEFAULT_LIMITS, ImageLimits, read_source_bytes
+from multimodal.images.load import DEFAULT_LIMITS, ImageLimits, read_source_bytes
 
 URL_TIMEOUT_S = 10.0
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multimodal.batch_embed import prefetch_one
-from multimodal.catalog_sources import SourceItem, SourceRow
 from multimodal.encoders.base import Encoder
-from multimodal.ingest import IngestOptions, IngestSummary, iter_chunks, prepare_rows
+from multimodal.ingest.batch_embed import prefetch_one
+from multimodal.ingest.local import IngestOptions, IngestSummary, iter_chunks, prepare_rows
 from retrieval.shards import Shard
+from retrieval.sources import SourceItem, SourceRow
 
 
 @dataclass(frozen=True)

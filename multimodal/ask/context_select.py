@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multimodal.answers import Evidence
-from multimodal.context_files import MAX_CHUNKS, Chunk
+from multimodal.ask.answers import Evidence
+from multimodal.ask.context_files import MAX_CHUNKS, Chunk
+from multimodal.ask.text_embed import TextEmbedder
 from multimodal.deadline import check_deadline
-from multimodal.text_embed import TextEmbedder
 from retrieval.fusion import reciprocal_rank_fusion
 
 #: Chunks embedded per question (the BM25 best; the embedder's cost is bounded by this).

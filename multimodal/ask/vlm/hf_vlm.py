@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from multimodal.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.ask.vlm.prompt import INSTRUCTIONS, parse_citations, says_cannot_tell, user_text
 from multimodal.deadline import check_deadline, current_deadline
 from multimodal.encoders.base import EncoderOptions
 from multimodal.errors import ConfigError, ModelUnavailableError, first_line
 from multimodal.runtime import Runtime
-from multimodal.vlm.prompt import INSTRUCTIONS, parse_citations, says_cannot_tell, user_text
 
 
 @dataclass(frozen=True)
@@ -115,13 +115,11 @@ class HfVlmAnswerer:
                 stopping_criteria=StoppingCriteriaList([_Stop()]),
             )
 
-    def answer(
-        self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]
-    ) -> tuple[Answer, list[Evidence]]:
+    def answer(self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]) -> Answer:
         inputs = self.prepare(question, images, evidence)
         out = self._generate(inputs)
         check_deadline("generating")  # a generation cut short by the deadline is not an answer
-        return self._finish(out, inputs, evidence), []
+        return self._finish(out, inputs, evidence)
 
     def stream(
         self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]

@@ -2,9 +2,9 @@
 
 The driver reads the catalog (paths and metadata only), numbers it into shards of ``shard_size`` rows and
 hands Ray Data one small item per shard. An actor pool (``num_workers`` actors, each holding the encoder)
-reads, hashes, decodes and embeds each shard's images (:func:`multimodal.shard_embed.embed_shard`) and
+reads, hashes, decodes and embeds each shard's images (:func:`multimodal.ingest.shard_embed.embed_shard`) and
 returns the shard as Parquet bytes; the driver writes them under ``DIR/shards/`` (temporary file + rename).
-When every shard exists the index is built from them (:func:`multimodal.shard_build.build_from_shards`):
+When every shard exists the index is built from them (:func:`multimodal.ingest.shard_build.build_from_shards`):
 the same index folder, manifest and store as the local path. Shards already on disk are skipped, so a rerun
 after a crash resumes; they are deleted after a successful build unless kept.
 
@@ -26,17 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from multimodal.catalog_sources import SourceItem
 from multimodal.encoders.base import EncoderOptions
 from multimodal.errors import ConfigError
-from multimodal.ingest import IngestOptions, IngestSummary
+from multimodal.ingest.local import IngestOptions, IngestSummary
+from multimodal.ingest.shard_build import build_from_shards
+from multimodal.ingest.shard_embed import ShardTask, embed_shard, plan_shards
 from multimodal.runtime import Runtime
-from multimodal.shard_build import build_from_shards
-from multimodal.shard_embed import ShardTask, embed_shard, plan_shards
 from retrieval.atomic import atomic_write_bytes
 from retrieval.lock import LOCK_FILE, WriterLock
 from retrieval.manifest import check_encoder, read_manifest
 from retrieval.shards import list_shards, shard_bytes, shard_fingerprint, shard_name, write_shard
+from retrieval.sources import SourceItem
 from retrieval.store import STORE, CatalogStore
 
 SHARDS = "shards"
