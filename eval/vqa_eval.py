@@ -49,11 +49,16 @@ def load_data(data: str = "easy-vqa", limit: int | None = None, split: str | Non
     return VqaData(data, split or ("test" if data == "easy-vqa" else "all"), items, problems)
 
 
-def run_vqa_eval(services, questions: VqaData, *, out: Path = Path("reports/vqa")) -> int:
+def run_vqa_eval(
+    services, questions: VqaData, *, out: Path = Path("reports/vqa"), fit_calibration: Path | None = None
+) -> int:
     """Answer every question of ``questions`` (from :func:`load_data`) with ``services``; writes report.json,
     report.md, predictions.jsonl and plots into ``out`` and prints the summary. Per question kind and overall:
     accuracy, coverage, accuracy when answering, ECE of the answered confidences, the risk-coverage curve. A
-    question the pipeline fails on counts as not answered (its error is in predictions.jsonl)."""
+    question the pipeline fails on counts as not answered (its error is in predictions.jsonl).
+
+    ``fit_calibration``: also fit the lite confidence calibration on these predictions (the services should
+    answer without abstention and without calibration) and write it there (:mod:`eval.vqa_calibrate`)."""
     preds, latencies = _answer_all(services, questions.items)
     overall, kinds = summarise(preds), by_kind(preds)
     report = {
@@ -75,7 +80,22 @@ def run_vqa_eval(services, questions: VqaData, *, out: Path = Path("reports/vqa"
     write_predictions(out, preds)
     write_vqa_markdown(out, f"{questions.data} ({questions.split})", preds, latencies, services.models())
     _print_summary(questions, report, out)
+    if fit_calibration is not None:
+        _write_calibration(fit_calibration, preds, questions, services.models())
     return 0
+
+
+def _write_calibration(path: Path, preds: list[Prediction], questions: VqaData, models: dict[str, str]) -> None:
+    from eval.vqa_calibrate import fit_from_predictions
+
+    cal = fit_from_predictions(preds, questions.data, questions.split, models)
+    cal.save(path)
+    counts = cal.provenance["counts"]
+    fitted = ", ".join(f"{k} ({counts[k]})" for k in cal.maps) or "none"
+    unfitted = ", ".join(f"{k} ({counts[k]})" for k in cal.provenance["unfitted"]) or "none"
+    print(
+        f"calibration fitted on {questions.data} ({questions.split}) -> {path}: maps for {fitted}; no map: {unfitted}"
+    )
 
 
 def _print_summary(questions: VqaData, report: dict, out: Path) -> None:
@@ -124,6 +144,7 @@ def _prediction(item: VqaItem, kind: str, a) -> Prediction:
         a.abstained,
         score,
         citations,
+        route=a.route,
     )
 
 

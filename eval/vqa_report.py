@@ -15,6 +15,8 @@ from eval.report import plot_coverage_curves, plot_latency, plot_reliability, ta
 ECE_BINS = 10  # equal-width confidence bins over [0, 1]
 TABLE_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the printed rows of the risk-coverage curve
 OVERALL = "overall"
+NEGATIVE = ("no", "0")  # answers that claim an absence
+NEGATIVE_AT = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,16 @@ class Prediction:
     score: float
     citations: tuple[dict[str, object], ...] = ()
     error: str = ""
+    route: str = ""  # lite: the calibration key of the route that drafted the answer ("" for other answerers)
 
 
 def summarise(preds: list[Prediction]) -> dict[str, object]:
     """Figures of ``preds``: ``n``; ``accuracy`` (abstentions count as wrong); ``coverage`` (share answered);
     ``accuracy_answered``; ``ece_answered`` (expected calibration error of the answered items' confidence,
     :data:`ECE_BINS` equal-width bins); ``risk_coverage`` (:func:`eval.metrics.risk_coverage`) and
-    ``at_thresholds`` (the same curve read at :data:`TABLE_THRESHOLDS`). NaN where undefined."""
+    ``at_thresholds`` (the same curve read at :data:`TABLE_THRESHOLDS`); ``negative_n`` and
+    ``negative_precision``: the answers "no" or "0" given at confidence >= :data:`NEGATIVE_AT` and the share of
+    them that were right (issue 14's bar: >= 0.9). NaN where undefined."""
     conf = np.array([p.confidence for p in preds], np.float64)
     score = np.array([p.score for p in preds], np.float64)
     answered = np.array([not p.abstained for p in preds], bool)
@@ -53,7 +58,13 @@ def summarise(preds: list[Prediction]) -> dict[str, object]:
         "ece_answered": expected_calibration_error(conf[answered], score[answered], ECE_BINS),
         "risk_coverage": risk_coverage(conf, score, answered),
         "at_thresholds": coverage_curve(np.where(answered, conf, -np.inf), score, np.array(TABLE_THRESHOLDS)),
+        **_negatives(preds),
     }
+
+
+def _negatives(preds: list[Prediction]) -> dict[str, object]:
+    neg = [p.score for p in preds if not p.abstained and p.confidence >= NEGATIVE_AT and p.answer in NEGATIVE]
+    return {"negative_n": len(neg), "negative_precision": float(np.mean(neg)) if neg else float("nan")}
 
 
 def by_kind(preds: list[Prediction]) -> dict[str, dict[str, object]]:
@@ -78,10 +89,26 @@ def write_predictions(out: Path, preds: list[Prediction]) -> Path:
 def summary_rows(overall: dict, kinds: dict[str, dict]) -> list[tuple]:
     """One row per kind and one overall: kind, n, accuracy, coverage, accuracy when answering, ECE."""
     named = [*kinds.items(), (OVERALL, overall)]
-    return [(k, v["n"], v["accuracy"], v["coverage"], v["accuracy_answered"], v["ece_answered"]) for k, v in named]
+    return [
+        (k, v["n"], v["accuracy"], v["coverage"], v["accuracy_answered"], v["ece_answered"], _neg_cell(v))
+        for k, v in named
+    ]
 
 
-SUMMARY_HEADER = ("kind", "n", "accuracy", "coverage", "accuracy when answering", "ECE (answered)")
+def _neg_cell(v: dict) -> str:
+    n, p = v["negative_n"], v["negative_precision"]
+    return f"{p:.3f} of {n}" if n else "none"
+
+
+SUMMARY_HEADER = (
+    "kind",
+    "n",
+    "accuracy",
+    "coverage",
+    "accuracy when answering",
+    "ECE (answered)",
+    'precision of "no"/"0" at >= 0.5',
+)
 
 
 def threshold_table(overall: dict, kinds: dict[str, dict]) -> str:

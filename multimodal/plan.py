@@ -109,11 +109,32 @@ TAGGERS: Registry = Registry("tagger")
 TAGGERS.register("classifier", Component("EfficientNet-Lite0 ImageNet classes", _classifier_tags))
 TAGGERS.register("zeroshot", Component("zero-shot over 1,000 everyday concepts", _zeroshot_tags))
 
-#: Per tier, the spec of every component besides the encoder and the answerer (see ``tiers``).
+#: Per tier, the spec of every component besides the encoder and the answerer (see ``tiers``). ``calibration``:
+#: the lite answerer's confidence table (:func:`multimodal.ask.calibration.load_calibration`): the shipped one
+#: was fitted on the lite tier's models; the full tier's facts have no fitted table (raw values, "no"/"0"
+#: abstain); the tiny tier's random weights have nothing to calibrate (raw values).
 TIER_COMPONENTS: dict[str, dict[str, str]] = {
-    "full": {"text_embedder": "minilm", "ocr": "rapidocr", "faces": "cascade", "tagger": "zeroshot"},
-    "lite": {"text_embedder": "minilm", "ocr": "rapidocr", "faces": "cascade", "tagger": "classifier"},
-    "tiny": {"text_embedder": "tiny:hashing", "ocr": "none", "faces": "none", "tagger": "zeroshot"},
+    "full": {
+        "text_embedder": "minilm",
+        "ocr": "rapidocr",
+        "faces": "cascade",
+        "tagger": "zeroshot",
+        "calibration": "unfitted",
+    },
+    "lite": {
+        "text_embedder": "minilm",
+        "ocr": "rapidocr",
+        "faces": "cascade",
+        "tagger": "classifier",
+        "calibration": "shipped",
+    },
+    "tiny": {
+        "text_embedder": "tiny:hashing",
+        "ocr": "none",
+        "faces": "none",
+        "tagger": "zeroshot",
+        "calibration": "none",
+    },
 }
 
 
@@ -129,6 +150,7 @@ class TierPlan:
     ocr: str
     faces: str
     tagger: str
+    calibration: str = "shipped"
 
     def __post_init__(self) -> None:
         for registry, spec in (
@@ -159,6 +181,7 @@ def make_plan(choice: TierChoice, answerer: str | None = None) -> TierPlan:
         ocr=specs["ocr"],
         faces=specs["faces"],
         tagger=specs["tagger"],
+        calibration=specs["calibration"],
     )
 
 

@@ -43,6 +43,7 @@ class ServiceConfig:
     answerer: str | None = None
     max_image_side: int = 1024
     max_new_tokens: int = 96
+    calibration: str | None = None  # the lite answerer's confidence table (None: the tier's); see load_calibration
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -157,6 +158,7 @@ class Services:
             vlm_options=self.vlm_options(),
             threshold=self.config.abstain_below,
             fact_tools=self.fact_tools,
+            calibration=self.config.calibration or self.plan.calibration,
         )
 
     def _build_fact_tools(self):

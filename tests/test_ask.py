@@ -164,7 +164,10 @@ def test_lite_answers_about_real_photos(lite_services, photos, tmp_path):
     assert ask(lite_services, AskRequest("is there a dog?", (paths["cat"],))).answer.text in ("no", ABSTAIN_TEXT)
     assert ask(lite_services, AskRequest("what is this?", (paths["coffee"],))).answer.text.startswith("espresso")
     people = ask(lite_services, AskRequest("how many people are there?", (paths["astronaut"],))).answer
-    assert people.text == "1" and people.citations[0].locator == "image:1#faces"
+    # face counts were right on 15% of coco128's train people questions: the calibrated count abstains,
+    # saying what it found
+    assert people.abstained and people.route == "count:people" and people.confidence < 0.5
+    assert people.citations[0].locator == "image:1#faces" and "1 face(s) detected" in people.detail
 
 
 @pytest.mark.slow

@@ -163,3 +163,17 @@ def test_summary_figures_by_hand():
     kinds = by_kind(preds)
     assert list(kinds) == ["count", "presence"] and kinds["count"]["accuracy_answered"] == 0.0
     assert math.isnan(summarise([])["accuracy"]) and summarise([])["risk_coverage"]["coverage"] == []
+
+
+def test_fit_calibration_on_the_train_split(tmp_path, cache_dir, capsys):
+    _coco_shaped(tmp_path / "coco")
+    out, fitted = tmp_path / "report", tmp_path / "cal.json"
+    argv = ["eval", "vqa", "--data", str(tmp_path / "coco"), "--split", "train", "--out", str(out)]
+    assert main([*tiny_argv(cache_dir), "--answerer", "lite", *argv, "--fit-calibration", str(fitted)]) == 0
+    cal = json.loads(fitted.read_text())
+    prov = cal["provenance"]
+    assert prov["split"] == "train" and prov["questions"] == 3 and prov["date"]
+    assert cal["maps"] == {} and set(prov["unfitted"]) == set(prov["counts"])  # < 20 samples per key: no map
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["route"] for p in preds if not p["abstained"])  # answered without abstention, with its key
+    assert "calibration fitted on" in capsys.readouterr().out

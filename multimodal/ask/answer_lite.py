@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
+from multimodal.ask.calibration import Calibration
 from multimodal.ask.facts.colours import COLOUR_WORDS, canonical_colour
 from multimodal.ask.facts.faces import PERSON_WORDS
 from multimodal.ask.facts.objects import ObjectFact
@@ -42,6 +43,7 @@ class Draft:
     confidence: float
     citations: tuple[Evidence, ...]
     detail: str = ""
+    route: str = ""  # the calibration key: route, source and polarity, e.g. presence:concept:no, count:people
 
 
 def subject_terms(subject: str) -> tuple[str | None, str | None, bool]:
@@ -68,14 +70,18 @@ def _conf(o: ObjectFact, shape: str | None, colour: str | None) -> float:
 
 
 class LiteAnswerer:
-    """Scene facts + evidence -> a cited answer, or an abstention below ``threshold`` confidence."""
+    """Scene facts + evidence -> a cited answer, or an abstention below ``threshold`` calibrated confidence.
+
+    Each route's raw confidence (the strength of its facts) goes through ``calibration`` by the draft's route
+    key (default: raw values unchanged); the answer's ``route`` names that key."""
 
     name = "lite scene facts (no generative model)"
     can_stream = False  # the answer is composed at once; ask_stream yields it whole
 
-    def __init__(self, tools: FactTools, threshold: float = 0.5) -> None:
+    def __init__(self, tools: FactTools, threshold: float = 0.5, calibration: Calibration | None = None) -> None:
         self.tools = tools
         self.threshold = threshold
+        self.calibration = calibration if calibration is not None else Calibration.identity()
 
     def answer(self, question: str, images: Sequence[Image.Image], evidence: Sequence[Evidence]) -> Answer:
         """The answer; its ``derived`` holds the image facts it rests on (citations come from ``evidence`` +
@@ -97,10 +103,12 @@ class LiteAnswerer:
         if draft is None and q.kind != "open" and context:
             draft = self._open(q, facts, context, items)  # the records may answer what the image cannot
         derived = _image_facts(draft)
+        if draft is not None:
+            draft = replace(draft, confidence=self.calibration(draft.route, draft.confidence))
         if draft is None or draft.confidence < self.threshold:
-            return replace(self._abstain(draft, derived, context), derived=derived)
+            return replace(self._abstain(draft, derived, context), derived=derived, route=_route(draft))
         answer = Answer(draft.text, round(draft.confidence, 4), False, draft.citations, detail=draft.detail)
-        return replace(answer, derived=derived)
+        return replace(answer, derived=derived, route=draft.route)
 
     # ---- routes --------------------------------------------------------------------------------------------
 
@@ -115,9 +123,8 @@ class LiteAnswerer:
             draft = self._presence_of_concept(facts, q.subject)
         if draft is None:
             return None
-        if q.negated:
-            flipped = "no" if draft.text == "yes" else "yes"
-            return Draft(flipped, draft.confidence, draft.citations, draft.detail)
+        if q.negated:  # the key stays the fact's (found / not found): its strength is what was measured
+            return replace(draft, text="no" if draft.text == "yes" else "yes")
         return draft
 
     def _presence_of_object(self, facts, shape, colour) -> Draft | None:
@@ -129,29 +136,33 @@ class LiteAnswerer:
         )
         found = [(f, o) for f, o in seen if _matches(o, shape, colour)]
         if found:
-            return Draft(
-                "yes", max(_conf(o, shape, colour) for _, o in found), cites, "; ".join(o.describe() for _, o in found)
-            )
+            conf = max(_conf(o, shape, colour) for _, o in found)
+            return Draft("yes", conf, cites, "; ".join(o.describe() for _, o in found), "presence:object:yes")
         certainty = min(_conf(o, shape, colour) if _conf(o, shape, colour) else 0.5 for _, o in seen)
-        return Draft("no", 0.5 + 0.45 * certainty, cites, "seen: " + "; ".join(o.describe() for _, o in seen))
+        detail = "seen: " + "; ".join(o.describe() for _, o in seen)
+        return Draft("no", 0.5 + 0.45 * certainty, cites, detail, "presence:object:no")
 
     def _presence_of_people(self, facts) -> Draft | None:
         counts = [(f, len(f.faces)) for f in facts]
         cites = tuple(f.cite("faces", f"{n} face(s) detected", 0.8 if n else 0.55) for f, n in counts)
         total = sum(n for _, n in counts)
         if total:
-            return Draft("yes", 0.8, cites, f"{total} face(s) detected")
-        return Draft("no", 0.55, cites, "no face detected (people seen from behind or far away can be missed)")
+            return Draft("yes", 0.8, cites, f"{total} face(s) detected", "presence:people:yes")
+        detail = "no face detected (people seen from behind or far away can be missed)"
+        return Draft("no", 0.55, cites, detail, "presence:people:no")
 
     def _presence_of_concept(self, facts, subject: str) -> Draft | None:
         scored = [(f, f.match(subject)) for f in facts]
         f, m = max(scored, key=lambda fm: fm[1])
         cite = (f.cite("concepts", f"'{subject}' supported at {m:.2f} against 1,000 everyday concepts", m),)
         if m >= 0.5:
-            return Draft("yes", m, cite, f"'{subject}' is supported by the image (match {m:.2f})")
+            return Draft(
+                "yes", m, cite, f"'{subject}' is supported by the image (match {m:.2f})", "presence:concept:yes"
+            )
         if m <= 0.05:
-            return Draft("no", 0.55, cite, f"'{subject}' is not supported by the image (match {m:.2f})")
-        return Draft("no", 0.3, cite, f"'{subject}' is weakly supported (match {m:.2f})")
+            detail = f"'{subject}' is not supported by the image (match {m:.2f})"
+            return Draft("no", 0.55, cite, detail, "presence:concept:no")
+        return Draft("no", 0.3, cite, f"'{subject}' is weakly supported (match {m:.2f})", "presence:concept:no")
 
     def _pick_object(self, facts, shape=None, colour=None) -> tuple[SceneFacts, int, ObjectFact] | None:
         for f in facts:
@@ -167,7 +178,7 @@ class LiteAnswerer:
             f, i, o = picked
             ev = f.cite(f"object{i + 1}", o.describe(), o.colour_confidence)
             conf = o.colour_confidence * (o.shape_confidence if shape else 1.0) ** 0.5
-            return Draft(o.colour, conf, (ev,), o.describe())
+            return Draft(o.colour, conf, (ev,), o.describe(), "colour:object")
         if not facts:
             return None
         f = facts[0]
@@ -176,7 +187,8 @@ class LiteAnswerer:
             return None
         text = ", ".join(f"{n} {s:.0%}" for n, s in f.colours)
         ev = f.cite("colours", f"colours: {text}", share)
-        return Draft(name, min(0.9, share * 1.2) if plain or not q.subject else share * 0.6, (ev,), f"colours: {text}")
+        conf = min(0.9, share * 1.2) if plain or not q.subject else share * 0.6
+        return Draft(name, conf, (ev,), f"colours: {text}", "colour:image")
 
     def _shape(self, q: Question, facts, context, items) -> Draft | None:
         shape, colour, _ = subject_terms(q.subject)
@@ -185,14 +197,16 @@ class LiteAnswerer:
             return None
         f, i, o = picked
         ev = f.cite(f"object{i + 1}", o.describe(), o.shape_confidence)
-        return Draft(o.shape, o.shape_confidence * (o.colour_confidence if colour else 1.0) ** 0.5, (ev,), o.describe())
+        conf = o.shape_confidence * (o.colour_confidence if colour else 1.0) ** 0.5
+        return Draft(o.shape, conf, (ev,), o.describe(), "shape")
 
     def _count(self, q: Question, facts, context, items) -> Draft | None:
         words = q.subject.split()
         if words and words[0] in PERSON_WORDS:
             n = sum(len(f.faces) for f in facts)
             cites = tuple(f.cite("faces", f"{len(f.faces)} face(s) detected", 0.7) for f in facts)
-            return Draft(str(n), 0.7 if n else 0.5, cites, f"{n} face(s) detected (frontal faces only)")
+            key = "count:people" if n else "count:people:zero"
+            return Draft(str(n), 0.7 if n else 0.5, cites, f"{n} face(s) detected (frontal faces only)", key)
         shape, colour, plain = subject_terms(q.subject)
         if plain:
             found = [(f, i, o) for f in facts for i, o in enumerate(f.objects) if _matches(o, shape, colour)]
@@ -200,7 +214,8 @@ class LiteAnswerer:
                 return None
             cites = tuple(f.cite(f"object{i + 1}", o.describe(), o.shape_confidence) for f, i, o in found)
             conf = min([_conf(o, shape, colour) for _, _, o in found], default=0.6)
-            return Draft(str(len(found)), conf, cites or (facts[0].cite("objects", "no matching object", 0.6),))
+            cites = cites or (facts[0].cite("objects", "no matching object", 0.6),)
+            return Draft(str(len(found)), conf, cites, "", "count:objects" if found else "count:objects:zero")
         return None
 
     def _text(self, q: Question, facts, context, items) -> Draft | None:
@@ -216,7 +231,7 @@ class LiteAnswerer:
             return None
         cites = tuple(f.cite(f"ocr:L{k}", t.text, t.confidence, kind="ocr") for f, k, t in lines)
         conf = sum(t.confidence for _, _, t in lines) / len(lines)
-        return Draft(" / ".join(t.text for _, _, t in lines), conf, cites)
+        return Draft(" / ".join(t.text for _, _, t in lines), conf, cites, "", "text")
 
     def _identify(self, q: Question, facts, context, items) -> Draft | None:
         if not facts:
@@ -239,7 +254,7 @@ class LiteAnswerer:
             conf = max(conf, items[0].score)
         if not parts:
             return None
-        return Draft(parts[0], conf, tuple(cites), "; ".join(parts))
+        return Draft(parts[0], conf, tuple(cites), "; ".join(parts), "identify")
 
     def _open(self, q: Question, facts, context, items) -> Draft | None:
         if context and context[0].score >= 0.3:
@@ -249,6 +264,7 @@ class LiteAnswerer:
                 min(0.95, 0.25 + best.score),
                 (best,),
                 f"from {best.locator}: the record most relevant to the question",
+                "open",
             )
         return None
 
@@ -261,6 +277,10 @@ class LiteAnswerer:
         detail = "I could establish: " + "; ".join(established) if established else "no usable evidence"
         cites = draft.citations if draft is not None else ()
         return Answer(ABSTAIN_TEXT, round(draft.confidence if draft else 0.0, 4), True, cites, detail=detail)
+
+
+def _route(draft: Draft | None) -> str:
+    return draft.route if draft is not None else ""
 
 
 def _image_facts(draft: Draft | None) -> tuple[Evidence, ...]:

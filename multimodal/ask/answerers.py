@@ -46,14 +46,16 @@ class AnswererNeeds:
     vlm_options: Any  # multimodal.ask.vlm.hf_vlm.VlmOptions (imported lazily: transformers is heavy)
     threshold: float
     fact_tools: Callable[[], Any]
+    calibration: str = "shipped"  # lite: shipped, unfitted, none or a JSON path (calibration.load_calibration)
 
 
 def _lite(rest: str, needs: AnswererNeeds):
     if rest:
         raise SpecError(f"'lite:{rest}': the lite answerer takes no arguments; use lite")
     from multimodal.ask.answer_lite import LiteAnswerer
+    from multimodal.ask.calibration import load_calibration
 
-    return LiteAnswerer(needs.fact_tools(), threshold=needs.threshold)
+    return LiteAnswerer(needs.fact_tools(), threshold=needs.threshold, calibration=load_calibration(needs.calibration))
 
 
 def _hf(rest: str, needs: AnswererNeeds):

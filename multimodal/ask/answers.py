@@ -43,6 +43,7 @@ class Answer:
     tier: str = ""
     notices: tuple[str, ...] = ()
     derived: tuple[Evidence, ...] = ()  # facts the answerer established from the images (listed as evidence)
+    route: str = ""  # lite: the calibration key of the route that answered (or drafted), e.g. presence:concept:no
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -75,6 +75,19 @@ def _add_vqa(ev_sub) -> None:
     )
     vqa.add_argument("--limit", type=int, help="evaluate only the first N questions")
     vqa.add_argument("--out", type=Path, default=Path("reports/vqa"), help="output folder")
+    vqa.add_argument(
+        "--fit-calibration",
+        type=Path,
+        metavar="OUT.json",
+        help="lite: answer without abstention (raw confidences) and fit the confidence calibration on these "
+        "questions (one isotonic map per route key), written to OUT.json; use only a fit split (e.g. train)",
+    )
+    vqa.add_argument(
+        "--calibration",
+        help="lite: the confidence calibration to answer with: shipped (the package's, fitted on the lite tier), "
+        "unfitted (raw; no/0 abstain), none (raw) or a JSON written by --fit-calibration; default: the tier's "
+        "(lite: shipped, full: unfitted, tiny: none)",
+    )
     vqa.set_defaults(handler=lazy_handler("eval vqa"))
 
 

@@ -6,6 +6,7 @@ Data is read first, so a bad ``--data`` fails before any model loads (and its sk
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from eval import ask_suite, retrieval_eval, vqa_eval, zeroshot_eval
 from multimodal.services import ServiceConfig
@@ -36,8 +37,11 @@ def run_retrieval(args: argparse.Namespace, config: ServiceConfig) -> int:
 
 def run_vqa(args: argparse.Namespace, config: ServiceConfig) -> int:
     questions = vqa_eval.load_data(args.data, args.limit, args.split)
+    config = replace(config, calibration=args.calibration or config.calibration)
+    if args.fit_calibration:  # every drafted answer, with its raw confidence
+        config = replace(config, abstain_below=0.0, calibration="none")
     services = announced_services(config, args.quiet)
-    return vqa_eval.run_vqa_eval(services, questions, out=args.out)
+    return vqa_eval.run_vqa_eval(services, questions, out=args.out, fit_calibration=args.fit_calibration)
 
 
 def run_ask_suite(args: argparse.Namespace, config: ServiceConfig) -> int:
