@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
+from demos.api_errors import PathScrubber
 from demos.api_payload import MAX_FILTERS, Payload, contexts_of, read_payload
 from demos.catalog_handle import CatalogHandle
 from demos.model_calls import ModelCalls
@@ -64,6 +65,7 @@ class _Deps:
     catalog: CatalogHandle
     config: WebConfig
     calls: ModelCalls
+    scrubber: PathScrubber
 
     def authorize(self, request: Request) -> None:
         sent = request.headers.get("authorization", "").encode()
@@ -80,12 +82,19 @@ class _Deps:
         return self.config.limits(self.services.config.image_limits.max_pixels)
 
     def scrub(self, exc: Exception) -> str:
-        return str(exc).replace(str(self.catalog.folder), "<index>")
+        """The error's message without server folders (the same scrubber as the error handlers)."""
+        return self.scrubber(str(exc))
 
 
-def create_api(services: Services, catalog: CatalogHandle, config: WebConfig, calls: ModelCalls) -> APIRouter:
+def create_api(
+    services: Services,
+    catalog: CatalogHandle,
+    config: WebConfig,
+    calls: ModelCalls,
+    scrubber: PathScrubber | None = None,
+) -> APIRouter:
     router = APIRouter()
-    deps = _Deps(services, catalog, config, calls)
+    deps = _Deps(services, catalog, config, calls, scrubber or PathScrubber({"<index>": catalog.folder}))
     auth = [Depends(deps.authorize)]
     _status_routes(router, deps, auth)
     _model_routes(router, deps, auth)
@@ -178,7 +187,7 @@ def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:
         question = p.text("question", "") or ""
         parse_question(question)  # a bad question is refused before any context is read
         images = p.images()
-        contexts = contexts_of(p, MAX_CONTEXT_BYTES)
+        contexts = contexts_of(p, d.limits)
         req = AskRequest(
             question=question,
             images=tuple(data for _, data in images),

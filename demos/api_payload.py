@@ -12,6 +12,8 @@ import math
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from demos.request_limits import RequestLimits
+
 MAX_IMAGES = 16  # per request, JSON and multipart alike
 MAX_FIELDS = 64
 MAX_FILTERS = 32
@@ -150,9 +152,9 @@ def _form_value(previous, value: str):
     return (previous if isinstance(previous, list) else [previous]) + [value]
 
 
-def contexts_of(p: Payload, max_bytes: int) -> list[tuple[str, bytes]]:
+def contexts_of(p: Payload, limits: RequestLimits) -> list[tuple[str, bytes]]:
     """``(name, bytes)`` of attached records: ``context`` files and JSON ``contexts`` ``[{name, text}]``,
-    at most ``MAX_CONTEXTS`` and ``max_bytes`` together."""
+    at most ``MAX_CONTEXTS``, and within ``limits.max_context_bytes`` together with ``context_text``."""
     out = [(name, data) for field, name, data in p.files if field in ("context", "contexts")]
     raw = p.fields.get("contexts") or []
     if not isinstance(raw, list):
@@ -163,9 +165,6 @@ def contexts_of(p: Payload, max_bytes: int) -> list[tuple[str, bytes]]:
         out.append((str(item.get("name", f"context-{i + 1}.txt"))[:200], str(item.get("text", "")).encode()))
     if len(out) > MAX_CONTEXTS:
         raise HTTPException(413, f"{len(out)} context files; at most {MAX_CONTEXTS} per request")
-    total = sum(len(d) for _, d in out) + len((p.fields.get("context_text") or "").encode())
-    if total > max_bytes:
-        raise HTTPException(
-            413, f"attached records are {total / 2**20:.1f} MB; at most {max_bytes / 2**20:.1f} MB per request"
-        )
+    pasted = p.text("context_text", limit=limits.max_context_bytes) or ""
+    limits.check_context([len(d) for _, d in out] + [len(pasted.encode())])
     return out

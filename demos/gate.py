@@ -46,13 +46,6 @@ class ModelGate:
         """``{"busy": calls running, "waiting": calls waiting}`` (never blocks)."""
         return {"busy": self._busy, "waiting": self._waiting, "slots": self.slots}
 
-    def admit(self) -> None:
-        """Refuse at once when the waiting line is full (call before handing work to a thread)."""
-        if self._waiting >= self.queue:
-            raise GateFullError(
-                f"the server is busy: {self._waiting} requests are waiting for a model; retry in a few seconds"
-            )
-
     def _acquire(self, deadline: Deadline) -> None:
         with self._lock:
             if self._waiting >= self.queue:

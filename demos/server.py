@@ -32,8 +32,9 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None):
     app = FastAPI(
         title="sceneqa", description="Visual questions, catalog search and zero-shot classification.", version="0.1.0"
     )
-    install_error_handlers(app, PathScrubber({"<index>": config.index, "<ui-uploads>": upload_root}))
-    app.include_router(create_api(services, catalog, config, calls))
+    scrubber = PathScrubber({"<index>": config.index, "<ui-uploads>": upload_root})
+    install_error_handlers(app, scrubber)
+    app.include_router(create_api(services, catalog, config, calls, scrubber))
     demo = build_demo(
         services,
         catalog,
