@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from multimodal.ask.answers import Answer
+from multimodal.ask.answers import Answer, Evidence
 from multimodal.banner import Banner
 
 _LINES = re.compile(r":L(\d+)(?:-L(\d+))?$")
@@ -23,23 +23,36 @@ def answer_markdown(answer: Answer) -> str:
 
 
 def evidence_html(answer: Answer, sources: dict[str, str], window: int = 2) -> str:
-    """Cited evidence: context citations shown as their file's lines with the cited ones highlighted."""
-    parts = []
-    for c in answer.citations:
-        if c.kind == "context":
-            name, _, _ = c.locator.rpartition(":")
-            m = _LINES.search(c.locator)
-            text = sources.get(name)
-            if m and text is not None:
-                lo = int(m.group(1))
-                hi = int(m.group(2) or lo)
-                parts.append(_file_excerpt(name, text.splitlines(), lo, hi, window))
-                continue
-        parts.append(
-            f"<div class='ev'><b>[{html.escape(c.kind)}] {html.escape(c.locator)}</b> "
-            f"<span>{html.escape(c.text[:400])}</span> <i>({c.score:.2f})</i></div>"
-        )
+    """Cited evidence (context citations shown as their file's lines with the cited ones highlighted), then the
+    facts the answerer established from the images without citing them (what an abstention could establish).
+    Evidence with boxes says how many are outlined on its image."""
+    parts = [_cited(c, sources, window) for c in answer.citations]
+    cited = {(c.kind, c.locator) for c in answer.citations}
+    extra = [e for e in answer.derived if (e.kind, e.locator) not in cited]
+    if extra:
+        parts.append("<div class='ev'><b>also established from the images</b></div>")
+        parts += [_plain(e) for e in extra]
     return "<div class='evidence'>" + "".join(parts) + "</div>" if parts else "<i>no citations</i>"
+
+
+def _cited(c: Evidence, sources: dict[str, str], window: int) -> str:
+    if c.kind == "context":
+        name, _, _ = c.locator.rpartition(":")
+        m = _LINES.search(c.locator)
+        text = sources.get(name)
+        if m and text is not None:
+            lo = int(m.group(1))
+            hi = int(m.group(2) or lo)
+            return _file_excerpt(name, text.splitlines(), lo, hi, window)
+    return _plain(c)
+
+
+def _plain(c: Evidence) -> str:
+    outlined = f" <i>({len(c.boxes)} outlined)</i>" if c.boxes else ""
+    return (
+        f"<div class='ev'><b>[{html.escape(c.kind)}] {html.escape(c.locator)}</b> "
+        f"<span>{html.escape(c.text[:400])}</span> <i>({c.score:.2f})</i>{outlined}</div>"
+    )
 
 
 def _file_excerpt(name: str, lines: list[str], lo: int, hi: int, window: int) -> str:

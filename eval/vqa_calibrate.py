@@ -1,7 +1,10 @@
 """Fitting the lite answerer's confidence calibration (:mod:`multimodal.ask.calibration`) from the predictions of
 ``sceneqa eval vqa --fit-calibration OUT.json`` on a fit split, answered without abstention (raw confidences).
 
-One isotonic regression per route key (``IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)``) of the
+Presence models first (:data:`PRESENCE_MODELS`): a logistic regression (scikit-learn, C=1) of whether the thing
+asked about is in the image on the signals its route measured (WordNet concept mass over regions; for people also
+the faces), from the yes/no presence questions (people: also the people count questions, one sample per image).
+Then one isotonic regression per route key (``IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)``) of the
 answer's VQA accuracy on its raw confidence; keys with fewer than :data:`MIN_SAMPLES` questions get no map (they
 keep their raw value, and negative keys abstain: see the calibration module). Pure functions of plain data.
 """
@@ -16,9 +19,44 @@ import numpy as np
 
 from eval.requires import require
 from eval.vqa_report import Prediction
-from multimodal.ask.calibration import Calibration, PiecewiseMap
+from multimodal.ask.calibration import Calibration, LogisticModel, PiecewiseMap
 
 MIN_SAMPLES = 20
+#: presence model -> the route keys (prefixes) whose predictions carry its signals
+PRESENCE_MODELS = {"presence:concept": ("presence:concept:",), "presence:people": ("presence:people:", "count:people")}
+
+
+def _present(p: Prediction) -> bool | None:
+    """Whether the thing asked about is in the image, from the reference (presence: yes; count: not 0)."""
+    ref = p.reference[0].strip().lower() if p.reference else ""
+    if p.kind in ("present", "presence"):
+        return ref == "yes" if ref in ("yes", "no") else None
+    if p.kind == "count":
+        return ref != "0" if ref.isdigit() else None
+    return None
+
+
+def fit_presence_models(preds: list[Prediction], min_samples: int = MIN_SAMPLES) -> dict[str, LogisticModel]:
+    """One logistic model per :data:`PRESENCE_MODELS` entry with >= ``min_samples`` labelled samples of both
+    classes; samples of one image and model count once (a person presence and a people count question)."""
+    linear = require("sklearn.linear_model", purpose="--fit-calibration").LogisticRegression
+    models = {}
+    for name, prefixes in PRESENCE_MODELS.items():
+        seen: dict[tuple[str, str], tuple[dict[str, float], bool]] = {}
+        for p in preds:
+            label = _present(p)
+            if p.signals and label is not None and p.route.startswith(prefixes) and not p.error:
+                seen.setdefault((p.path, p.category if name == "presence:concept" else ""), (p.signals, label))
+        samples = list(seen.values())
+        labels = [y for _, y in samples]
+        if len(samples) < min_samples or all(labels) or not any(labels):
+            continue
+        features = tuple(samples[0][0])
+        x = np.array([[s.get(f, 0.0) for f in features] for s, _ in samples], np.float64)
+        fit = linear(C=1.0, max_iter=1000).fit(x, np.array(labels, bool))
+        coef = tuple(round(float(c), 6) for c in fit.coef_[0])
+        models[name] = LogisticModel(features, coef, round(float(fit.intercept_[0]), 6), len(samples))
+    return models
 
 
 def fit_map(raw: Iterable[float], correct: Iterable[float]) -> PiecewiseMap:
@@ -66,4 +104,11 @@ def fit_from_predictions(preds: list[Prediction], data: str, split: str, models:
         "questions": len(preds),
         "target": "VQA accuracy of the answer given without abstention",
     }
-    return fit_calibration(samples, provenance)
+    cal = fit_calibration(samples, provenance)
+    models = fit_presence_models(preds)
+    prov = {
+        **cal.provenance,
+        "models_method": "sklearn LogisticRegression(C=1) on the route's signals, label: the "
+        "thing asked about is in the image (presence reference 'yes'; people count reference not '0')",
+    }
+    return Calibration(cal.maps, prov, models=models)

@@ -92,6 +92,7 @@ def _write_calibration(path: Path, preds: list[Prediction], questions: VqaData, 
     cal.save(path)
     counts = cal.provenance["counts"]
     fitted = ", ".join(f"{k} ({counts[k]})" for k in cal.maps) or "none"
+    fitted += "; presence models: " + (", ".join(f"{k} ({m.n})" for k, m in cal.models.items()) or "none")
     unfitted = ", ".join(f"{k} ({counts[k]})" for k in cal.provenance["unfitted"]) or "none"
     print(
         f"calibration fitted on {questions.data} ({questions.split}) -> {path}: maps for {fitted}; no map: {unfitted}"
@@ -145,6 +146,7 @@ def _prediction(item: VqaItem, kind: str, a) -> Prediction:
         score,
         citations,
         route=a.route,
+        signals={k: round(float(v), 6) for k, v in a.signals.items()},
     )
 
 

@@ -4,7 +4,7 @@ files they are written to (``report.md``, ``predictions.jsonl``, plots); pure fu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ class Prediction:
     citations: tuple[dict[str, object], ...] = ()
     error: str = ""
     route: str = ""  # lite: the calibration key of the route that drafted the answer ("" for other answerers)
+    signals: dict[str, float] = field(default_factory=dict)  # lite: what the route measured (presence models)
 
 
 def summarise(preds: list[Prediction]) -> dict[str, object]:

@@ -75,6 +75,12 @@ def _cascade():
     return CascadeFaceDetector()
 
 
+def _mtcnn():
+    from multimodal.ask.facts.mtcnn import MtcnnFaceDetector
+
+    return MtcnnFaceDetector.load()
+
+
 def _no_faces():
     from multimodal.ask.facts.faces import NoFaceDetector
 
@@ -103,6 +109,7 @@ OCR_READERS.register("none", Component("none (tiny)", _no_ocr))
 
 FACE_DETECTORS: Registry = Registry("face detector")
 FACE_DETECTORS.register("cascade", Component("skimage LBP frontal-face cascade", _cascade))
+FACE_DETECTORS.register("mtcnn", Component("MTCNN (facenet-pytorch weights, packaged)", _mtcnn))
 FACE_DETECTORS.register("none", Component("none (tiny)", _no_faces))
 
 TAGGERS: Registry = Registry("tagger")
@@ -117,14 +124,14 @@ TIER_COMPONENTS: dict[str, dict[str, str]] = {
     "full": {
         "text_embedder": "minilm",
         "ocr": "rapidocr",
-        "faces": "cascade",
+        "faces": "mtcnn",
         "tagger": "zeroshot",
         "calibration": "unfitted",
     },
     "lite": {
         "text_embedder": "minilm",
         "ocr": "rapidocr",
-        "faces": "cascade",
+        "faces": "mtcnn",
         "tagger": "classifier",
         "calibration": "shipped",
     },

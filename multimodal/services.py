@@ -170,7 +170,17 @@ class Services:
             faces=FACE_DETECTORS[plan.faces].build(),
             ocr=OCR_READERS[plan.ocr].build(),
             tagger=TAGGERS[plan.tagger].build(self.encoder, self.zeroshot),
+            regions=_region_classifier(self.encoder),
         )
+
+
+def _region_classifier(encoder):
+    """The encoder's ImageNet classifier over regions where it has one (lite), else ``None``."""
+    if not callable(getattr(encoder, "class_probabilities", None)):
+        return None
+    from multimodal.ask.facts.regions import ImageNetRegions
+
+    return ImageNetRegions(encoder)
 
 
 def build_services(config: ServiceConfig, *, tier: TierChoice | None = None) -> Services:

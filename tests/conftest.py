@@ -82,3 +82,18 @@ def photos():
         "astronaut": Image.fromarray(data.astronaut()),
         "motorcycle": Image.fromarray(data.stereo_motorcycle()[0]),
     }
+
+
+@pytest.fixture()
+def ctx(tiny_services, tmp_path, monkeypatch):
+    """The web UI's handler context (tiny tier) with its own upload folder and catalog."""
+    from demos.catalog_handle import CatalogHandle
+    from demos.gate import ModelGate
+    from demos.ui.context import UiContext
+
+    root = tmp_path / "uploads"
+    root.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))
+    handle = CatalogHandle(tmp_path / "idx", tiny_services)
+    yield UiContext(tiny_services, handle, ModelGate(1, 4), root, request_timeout_s=60)
+    handle.close()

@@ -94,7 +94,7 @@ def test_unreadable_table_names_the_file(tmp_path):
 class _Flat(Calibration):
     """Maps every key to one value (a stand-in calibration)."""
 
-    def __call__(self, key: str, raw: float) -> float:
+    def __call__(self, key: str, raw: float, *, fitted: bool = False) -> float:
         return 0.3
 
 

@@ -177,3 +177,17 @@ def test_fit_calibration_on_the_train_split(tmp_path, cache_dir, capsys):
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert all(p["route"] for p in preds if not p["abstained"])  # answered without abstention, with its key
     assert "calibration fitted on" in capsys.readouterr().out
+
+
+def test_eval_vqa_with_the_vlm_answerer_through_the_real_path(tmp_path, cache_dir):
+    """Every tier keeps the same yardstick: the tiny:hf twin (random weights, the real HF generation path)
+    runs the same eval, with the same figures and calibration report (its answers mean nothing)."""
+    val_questions = _coco_shaped(tmp_path / "coco")
+    out = tmp_path / "report"
+    argv = ["eval", "vqa", "--data", str(tmp_path / "coco"), "--split", "val", "--out", str(out)]
+    assert main([*tiny_argv(cache_dir), "--answerer", "tiny:hf", "--max-new-tokens", "4", *argv]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["n"] == len(val_questions) and {"ece_answered", "risk_coverage", "at_thresholds"} <= set(report)
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 4 and all(not p["error"] for p in preds)
+    assert all(any(c["locator"] == "image:1" for c in p["citations"]) or p["abstained"] for p in preds)

@@ -13,8 +13,6 @@ import gradio as gr
 import pytest
 from PIL import Image, ImageDraw
 
-from demos.catalog_handle import CatalogHandle
-from demos.gate import ModelGate
 from demos.ui.ask_tab import do_ask
 from demos.ui.catalog_tab import add_files, catalog_info, remove_ids
 from demos.ui.classify_tab import do_classify, verdict
@@ -38,16 +36,6 @@ def drawing(colour: str, seed: int = 0) -> bytes:
 
 def no_progress(*args, **kwargs) -> None:
     return None
-
-
-@pytest.fixture()
-def ctx(tiny_services, tmp_path, monkeypatch):
-    root = tmp_path / "uploads"
-    root.mkdir()
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))
-    handle = CatalogHandle(tmp_path / "idx", tiny_services)
-    yield UiContext(tiny_services, handle, ModelGate(1, 4), root, request_timeout_s=60)
-    handle.close()
 
 
 def upload(ctx: UiContext, name: str, data: bytes) -> str:
@@ -152,9 +140,13 @@ def test_ask_yields_the_final_answer_with_its_evidence(ctx):
         ctx, "inspection.log", b"09:30 valve 3 inspected: seal intact\n10:05 valve 7 inspected: seal cracked\n"
     )
     outs = list(do_ask(ctx, [image], "what color is the circle?", [], "", False))
-    answer, evidence, items, ocr = outs[-1]
+    answer, evidence, items, ocr, shown = outs[-1]
     assert "red" in answer and "image:1#object1" in evidence and items == []
-    answer, evidence, _, _ = list(do_ask(ctx, [], "what was found when valve 7 was inspected?", [log], "", False))[-1]
+    (_, boxes), *more = shown.overlays  # the annotated preview: the circle's outline drawn over image 1
+    assert not more and [label for _, label in boxes] == ["object 1"] and "outlined" in shown.note
+    answer, evidence, _, _, _ = list(do_ask(ctx, [], "what was found when valve 7 was inspected?", [log], "", False))[
+        -1
+    ]
     assert "cracked" in answer and "inspection.log" in evidence
     assert ctx.gate.stats()["busy"] == 0
 

@@ -6,14 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 
 from demos.render import answer_markdown, evidence_html
+from demos.ui.annotate import MAX_BOXES, annotate
 from demos.ui.context import UiContext, bind, thumbnail
 from demos.ui.examples import write_examples
+from multimodal.ask.answers import Answer
 
 CONTEXT_TYPES = [".txt", ".log", ".csv", ".jsonl", ".md"]
+MAX_SHOWN = 16  # image slots in the tab (RequestLimits.max_images is 16 by default; past that: a note)
+SHOWN_SIDE = 768  # pixels a side of the images shown (boxes are scaled to them)
+SHOWN_BOXES = 200  # boxes drawn over all images together (Gradio writes a full-size mask image for each)
+
+
+class Shown(NamedTuple):
+    """What the image slots show: a note, and one ``gr.AnnotatedImage`` value per image (request order)."""
+
+    note: str
+    overlays: list
 
 
 def do_ask(
@@ -24,8 +37,10 @@ def do_ask(
     pasted: str | None,
     use_catalog: bool,
 ) -> Iterator[tuple]:
-    """Yields ``(answer markdown, evidence html, cited catalog items [(thumbnail, caption)], text read)``: the
-    answer text as it grows, then the final answer with its evidence. Reads only uploaded files."""
+    """Yields ``(answer markdown, evidence html, cited catalog items [(thumbnail, caption)], text read, shown)``:
+    the answer text as it grows (``shown`` None), then the final answer with its evidence and the images with
+    what it rests on outlined (a :class:`Shown`, kept in the session for :func:`show_images`). Reads only
+    uploaded files."""
     from multimodal.ask.context_files import load_context_file
     from multimodal.ask.pipeline import AskRequest, ask_stream
 
@@ -56,7 +71,7 @@ def do_ask(
         for piece in pieces:
             if isinstance(piece, str):
                 text += piece
-                yield text, "", [], ""
+                yield text, "", [], "", None
             else:
                 a = piece.answer
                 items = [
@@ -65,14 +80,75 @@ def do_ask(
                     if c.kind == "item"
                 ]
                 ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
-                yield answer_markdown(a), evidence_html(a, sources), items, ocr
+                yield answer_markdown(a), evidence_html(a, sources), items, ocr, outlined(ctx, a, images)
+
+
+def outlined(ctx: UiContext, answer: Answer, paths: list[Path]) -> Shown:
+    """The request's images (decoded as the answerer saw them, then shrunk) with the boxes of the evidence
+    ``answer`` rests on (at most ``SHOWN_BOXES`` over all images, shared evenly), and a note saying what they
+    show."""
+    from multimodal.images import load_image
+
+    shown, sizes = [], []
+    for path in paths[: shown_slots(ctx)]:
+        img = load_image(path, limits=ctx.services.config.image_limits, name=path.name)
+        sizes.append(img.size)  # the boxes are pixels of this image: EXIF orientation applied, full size
+        img.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
+        shown.append(img)
+    overlays = annotate(answer, shown, sizes, max_boxes=min(MAX_BOXES, SHOWN_BOXES // max(1, len(shown))))
+    if not paths:
+        note = ""
+    elif any(boxes for _, boxes in overlays):
+        note = "outlined: what " + ("could be established" if answer.abstained else "the answer rests on")
+    else:
+        note = "nothing to outline: the answer rests on facts about whole images or on the records"
+    return Shown(_with_overflow(note, len(paths), shown_slots(ctx)), overlays)
+
+
+def preview_images(ctx: UiContext, images: list | None) -> list:
+    """Updates for the image slots (:func:`slot_updates`) showing the uploaded images, before any answer."""
+    from multimodal.images import load_image
+
+    paths = ctx.uploaded_images(images)
+    previews = []
+    for path in paths[: shown_slots(ctx)]:
+        img = load_image(path, limits=ctx.services.config.image_limits, draft_size=SHOWN_SIDE, name=path.name)
+        img.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
+        previews.append(img)
+    return slot_updates(ctx, Shown(_with_overflow("", len(paths), shown_slots(ctx)), annotate(None, previews)))
+
+
+def show_images(ctx: UiContext, shown: Shown | None) -> list:
+    """Updates for the image slots showing an answer's :class:`Shown`, then None for the session's copy (the
+    images are not kept once shown). Nothing changes when there is no answer."""
+    if shown is None:
+        return [gr.skip()] * (1 + 2 * shown_slots(ctx) + 1)
+    return [*slot_updates(ctx, shown), None]
+
+
+def slot_updates(ctx: UiContext, shown: Shown) -> list:
+    """``[note, *slot visibility updates, *slot values]``: a slot per image (the rest hidden and emptied)."""
+    slots = shown_slots(ctx)
+    values = list(shown.overlays[:slots]) + [None] * (slots - len(shown.overlays[:slots]))
+    return [shown.note, *(gr.update(visible=v is not None) for v in values), *values]
+
+
+def shown_slots(ctx: UiContext) -> int:
+    return min(ctx.limits.max_images, MAX_SHOWN)
+
+
+def _with_overflow(note: str, images: int, slots: int) -> str:
+    if images <= slots:
+        return note
+    return "; ".join(n for n in (note, f"showing the first {slots} of {images} images") if n)
 
 
 def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
-    """The tab's components and its ``/ask`` event (inside the current Blocks)."""
+    """The tab's components, its ``/ask`` event (the API answers the first four outputs: the images shown are
+    session state) and the image previews (inside the current Blocks): inputs | images | answer and evidence."""
     with gr.Tab("Ask"):
         with gr.Row():
-            with gr.Column():
+            with gr.Column(scale=1):
                 images = gr.File(
                     label="images", file_count="multiple", file_types=["image"], type="filepath", elem_id="ask-images"
                 )
@@ -88,12 +164,29 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                 pasted = gr.Textbox(label="or paste text", lines=3)
                 use_catalog = gr.Checkbox(label="use the catalog", value=False)
                 go = gr.Button("Ask", variant="primary", elem_id="ask-button")
-            with gr.Column():
+            with gr.Column(scale=1, elem_id="ask-shown"):
+                slots = _image_slots(shown_slots(ctx))
+            with gr.Column(scale=1):
                 answer = gr.Markdown(elem_id="answer")
                 evidence = gr.HTML(label="evidence", elem_id="evidence")
                 items = gr.Gallery(label="cited catalog items", columns=3, height=220)
                 ocr = gr.Textbox(label="text read in the image", lines=2)
+        shown = gr.State(None)
         inputs = [images, question, context, pasted, use_catalog]
         if examples_dir is not None:
             gr.Examples(write_examples(examples_dir), inputs)
-        go.click(bind(do_ask, ctx), inputs, [answer, evidence, items, ocr], api_name="ask")
+        asked = go.click(bind(do_ask, ctx), inputs, [answer, evidence, items, ocr, shown], api_name="ask")
+        # internal events: hidden from the API docs and clients (the browser calls them by fn_index)
+        asked.success(bind(show_images, ctx), [shown], [*slots, shown], api_name=False, show_progress="hidden")
+        images.change(bind(preview_images, ctx), [images], slots, api_name=False, show_progress="minimal")
+
+
+def _image_slots(n: int) -> list:
+    """``[note, *frames, *images]``: a note, then ``n`` hidden frames each holding an annotated image."""
+    note = gr.Markdown(elem_id="ask-shown-note")
+    frames, overlays = [], []
+    for i in range(n):
+        with gr.Column(visible=False) as frame:
+            overlays.append(gr.AnnotatedImage(label=f"image {i + 1}", elem_id=f"ask-image-{i + 1}"))
+        frames.append(frame)
+    return [note, *frames, *overlays]

@@ -23,13 +23,24 @@ class Evidence:
     locator: str
     text: str
     score: float = 1.0
+    #: where in the image the fact lies: (left, top, right, bottom) pixel boxes of the image it cites (people,
+    #: regions, text lines); empty for facts about the whole image and for records and catalog items
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in EVIDENCE_KINDS:
             raise ValueError(f"evidence kind {self.kind!r} is not one of {', '.join(EVIDENCE_KINDS)}")
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "locator": self.locator, "text": self.text, "score": round(float(self.score), 4)}
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "locator": self.locator,
+            "text": self.text,
+            "score": round(float(self.score), 4),
+        }
+        if self.boxes:
+            out["boxes"] = [list(b) for b in self.boxes]
+        return out
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class Answer:
     notices: tuple[str, ...] = ()
     derived: tuple[Evidence, ...] = ()  # facts the answerer established from the images (listed as evidence)
     route: str = ""  # lite: the calibration key of the route that answered (or drafted), e.g. presence:concept:no
+    signals: Mapping[str, float] = field(default_factory=dict)  # lite: what the route measured (fitting, analysis)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -57,6 +57,29 @@ class PiecewiseMap:
 
 
 @dataclass(frozen=True)
+class LogisticModel:
+    """P(present) = sigmoid(intercept + coef . signals) over the named ``features`` (missing ones count 0): the
+    presence models of the lite answerer (``presence:concept``, ``presence:people``), fitted on the fit split's
+    yes/no questions by :mod:`eval.vqa_calibrate`. ``n``: the questions it was fitted on."""
+
+    features: tuple[str, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    n: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.features) != len(self.coef) or not all(np.isfinite([*self.coef, self.intercept])):
+            raise ConfigError(
+                f"a presence model needs one finite coefficient per feature, got {len(self.coef)} for "
+                f"{len(self.features)} features"
+            )
+
+    def __call__(self, signals: Mapping[str, float]) -> float:
+        z = self.intercept + sum(c * float(signals.get(f, 0.0)) for f, c in zip(self.features, self.coef))
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """Route key -> map. ``provenance``: what it was fitted on (data, split, date, counts). An empty table with
     ``raw=True`` (:meth:`identity`) returns every confidence unchanged, negative keys included (fitting)."""
@@ -64,18 +87,25 @@ class Calibration:
     maps: Mapping[str, PiecewiseMap] = field(default_factory=dict)
     provenance: Mapping[str, object] = field(default_factory=dict)
     raw: bool = False
+    models: Mapping[str, LogisticModel] = field(default_factory=dict)
+
+    def probability(self, name: str, signals: Mapping[str, float]) -> float | None:
+        """The presence model ``name``'s probability for ``signals``, or ``None`` without a fitted model."""
+        model = self.models.get(name)
+        return model(signals) if model is not None else None
 
     @classmethod
     def identity(cls) -> Calibration:
         return cls(raw=True, provenance={"fitted_on": "nothing: raw confidences"})
 
-    def __call__(self, key: str, raw: float) -> float:
-        """The calibrated confidence in [0, 1] of an answer of route ``key`` with raw confidence ``raw``."""
+    def __call__(self, key: str, raw: float, *, fitted: bool = False) -> float:
+        """The calibrated confidence in [0, 1] of an answer of route ``key`` with raw confidence ``raw``;
+        ``fitted``: ``raw`` already is a fitted probability (a presence model's): no map, only the negative rule."""
         if self.raw:
             return float(raw)
-        m = self.maps.get(key)
+        m = None if fitted else self.maps.get(key)
         value = m(raw) if m is not None else float(raw)
-        if is_negative(key) and (m is None or value < NEGATIVE_MIN_PRECISION):
+        if is_negative(key) and (not fitted and m is None or value < NEGATIVE_MIN_PRECISION):
             value = min(value, NEGATIVE_CAP)
         return float(min(1.0, max(0.0, value)))
 
@@ -83,6 +113,10 @@ class Calibration:
         return {
             "provenance": dict(self.provenance),
             "maps": {k: {"xs": list(m.xs), "ys": list(m.ys), "n": m.n} for k, m in sorted(self.maps.items())},
+            "models": {
+                k: {"features": list(m.features), "coef": list(m.coef), "intercept": m.intercept, "n": m.n}
+                for k, m in sorted(self.models.items())
+            },
         }
 
     def save(self, path: Path) -> Path:
@@ -105,9 +139,14 @@ def load_calibration(spec: str | Path = "shipped") -> Calibration:
             k: PiecewiseMap(tuple(map(float, v["xs"])), tuple(map(float, v["ys"])), int(v.get("n", 0)))
             for k, v in data["maps"].items()
         }
-        return Calibration(maps, dict(data.get("provenance", {})))
+        models = {
+            k: LogisticModel(tuple(v["features"]), tuple(map(float, v["coef"])), float(v["intercept"]), int(v["n"]))
+            for k, v in data.get("models", {}).items()
+        }
+        return Calibration(maps, dict(data.get("provenance", {})), models=models)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
             f"calibration {path}: cannot read it ({type(exc).__name__}: {exc}); expected a JSON with 'maps' "
-            "({key: {xs, ys, n}}) as written by sceneqa eval vqa --fit-calibration, or pass 'shipped' or 'none'"
+            "({key: {xs, ys, n}}) and optional 'models' as written by sceneqa eval vqa --fit-calibration, "
+            "or pass 'shipped' or 'none'"
         ) from exc

@@ -13,6 +13,13 @@ from multimodal.ask.facts.colours import dominant_colours
 from multimodal.ask.facts.faces import Box, FaceDetector
 from multimodal.ask.facts.objects import ObjectFact, find_objects
 from multimodal.ask.facts.ocr import TextLine, TextReader
+from multimodal.ask.facts.regions import (
+    ConceptSignals,
+    RegionClassifier,
+    RegionProbs,
+    classify_regions,
+    concept_signals,
+)
 from multimodal.ask.facts.tags import Tagger
 from multimodal.deadline import check_deadline
 from multimodal.zeroshot import ZeroShotClassifier, ZeroShotOptions
@@ -20,12 +27,14 @@ from multimodal.zeroshot import ZeroShotClassifier, ZeroShotOptions
 
 @dataclass(frozen=True)
 class FactTools:
-    """The models scene facts use; each has a tiny twin."""
+    """The models scene facts use; each has a tiny twin. ``regions``: an ImageNet classifier over regions (lite);
+    ``None`` where the tier has none (everyday nouns then go through zero-shot ``match``)."""
 
     zeroshot: ZeroShotClassifier
     faces: FaceDetector
     ocr: TextReader
     tagger: Tagger
+    regions: RegionClassifier | None = None
 
 
 class SceneFacts:
@@ -36,9 +45,11 @@ class SceneFacts:
         self.n = n
         self.tools = tools
 
-    def cite(self, suffix: str, text: str, score: float, kind: str = "image") -> Evidence:
-        """The evidence for one fact about this image (pure: the answer that uses it carries it)."""
-        return Evidence(kind, f"image:{self.n}#{suffix}" if suffix else f"image:{self.n}", text, float(score))
+    def cite(self, suffix: str, text: str, score: float, kind: str = "image", boxes=()) -> Evidence:
+        """The evidence for one fact about this image (pure: the answer that uses it carries it); ``boxes``:
+        where in the image it lies, ``(left, top, right, bottom)`` pixels."""
+        locator = f"image:{self.n}#{suffix}" if suffix else f"image:{self.n}"
+        return Evidence(kind, locator, text, float(score), tuple(tuple(int(v) for v in b) for b in boxes))
 
     @cached_property
     def objects(self) -> list[ObjectFact]:
@@ -71,6 +82,20 @@ class SceneFacts:
         """Everyday concepts the image shows, best first, with a support score in [0, 1]."""
         check_deadline("image facts: tags")
         return self.tools.tagger.tags(self.img)
+
+    @cached_property
+    def regions(self) -> RegionProbs | None:
+        """ImageNet class probabilities over the whole image and 12 regions (``None`` without a classifier)."""
+        if self.tools.regions is None:
+            return None
+        check_deadline("image facts: regions")
+        cached = getattr(self.tools.regions, "regions", None)  # ImageNetRegions keeps recent images' regions
+        return cached(self.img) if cached is not None else classify_regions(self.img, self.tools.regions)
+
+    def concept(self, classes: tuple[int, ...]) -> ConceptSignals | None:
+        """The presence signals of ImageNet classes ``classes`` here (``None`` without a region classifier)."""
+        rp = self.regions
+        return concept_signals(rp, classes) if rp is not None and classes else None
 
     def match(self, label: str) -> float:
         """How strongly the image supports ``label`` on its own (zero-shot ``match``, 0..1)."""

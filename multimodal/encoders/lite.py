@@ -98,20 +98,29 @@ class LiteEncoder:
 
     def classify_views(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         """ImageNet logits ``(2, n, 1000)`` and pooled features ``(2, n, 1280)`` for the crop and pad views."""
+        views = [self._forward(images, view) for view in (crop_view, pad_view)]
+        return np.stack([v[0] for v in views]), np.stack([v[1] for v in views])
+
+    def class_probabilities(self, images: Sequence[Image.Image], *, padded: bool = False) -> np.ndarray:
+        """ImageNet class probabilities ``(n, 1000)`` of one view per image (centre crop, or ``padded``: the
+        whole image padded to a square); the regions of :mod:`multimodal.ask.facts.regions` come here."""
+        logits, _ = self._forward(images, pad_view if padded else crop_view)
+        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+    def _forward(self, images: Sequence[Image.Image], view) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
-        logits, feats = [], []
-        for view in (crop_view, pad_view):
-            view_logits, view_feats = [], []
-            for chunk in batched(list(images), self._batch_size):
-                x = torch.from_numpy(np.stack([view(im) for im in chunk])).permute(0, 3, 1, 2)
-                x = x.to(self._runtime.device, self._runtime.torch_dtype)
-                with torch.inference_mode():
-                    pooled = self._classifier.forward_head(self._classifier.forward_features(x), pre_logits=True)
-                    view_logits.append(self._classifier.get_classifier()(pooled).float().cpu().numpy())
-                    view_feats.append(pooled.float().cpu().numpy())
-            logits.append(np.concatenate(view_logits) if view_logits else np.zeros((0, self.num_concepts)))
-            feats.append(np.concatenate(view_feats) if view_feats else np.zeros((0, self.visual_dim)))
-        return np.stack(logits), np.stack(feats)
+        view_logits, view_feats = [], []
+        for chunk in batched(list(images), self._batch_size):
+            x = torch.from_numpy(np.stack([view(im) for im in chunk])).permute(0, 3, 1, 2)
+            x = x.to(self._runtime.device, self._runtime.torch_dtype)
+            with torch.inference_mode():
+                pooled = self._classifier.forward_head(self._classifier.forward_features(x), pre_logits=True)
+                view_logits.append(self._classifier.get_classifier()(pooled).float().cpu().numpy())
+                view_feats.append(pooled.float().cpu().numpy())
+        logits = np.concatenate(view_logits) if view_logits else np.zeros((0, self.num_concepts), np.float32)
+        feats = np.concatenate(view_feats) if view_feats else np.zeros((0, self.visual_dim), np.float32)
+        return logits, feats
 
 
 def load_lite(runtime: Runtime, options: EncoderOptions, params: LiteSpaceParams = LiteSpaceParams()) -> LiteEncoder:

@@ -23,7 +23,20 @@ from multimodal.images import DEFAULT_LIMITS, ImageLimits
 from multimodal.runtime import DEVICES, PRECISIONS
 from multimodal.services import ServiceConfig
 from multimodal.tiers import TIERS
-from sceneqa.cli import ask, bench_cmds, classify, demo, eval_cmds, index, models, search, serve
+from sceneqa.cli import (
+    ask,
+    bench_cmds,
+    classify,
+    demo,
+    eval_cmds,
+    index,
+    inspect_cmd,
+    labelsets,
+    models,
+    search,
+    serve,
+    teach,
+)
 
 EPILOG = """\
 tiers: auto uses full hub models when cached or downloadable, else the offline lite tier (announced).
@@ -33,6 +46,8 @@ examples:
   sceneqa ask valve.jpg "is the seal intact?" --context inspection.log
   sceneqa classify photo.jpg --labels "cat, dog, a cup of coffee"
   sceneqa --tier lite classify *.jpg --labels-file labels.txt --multi-label --json
+  sceneqa teach shoes --examples shoes/    # shoes/<label>/*.jpg; then: classify x.jpg --labelset shoes
+  sceneqa inspect fit spindle --good parts/good/   # then: sceneqa inspect spindle part.jpg --heatmap-dir out/
   sceneqa index add catalog.csv --index shop/
   sceneqa search --index shop/ --text "red shirt" --filter "year>=2012" -k 5
   sceneqa models
@@ -103,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         demo.add_parser,
         ask.add_parser,
         classify.add_parser,
+        teach.add_parser,
+        labelsets.add_parser,
+        inspect_cmd.add_parser,
         index.add_parser,
         search.add_parser,
         models.add_parser,

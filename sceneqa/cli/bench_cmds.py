@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
     b_sub.required = True
     for add in (_add_embed, _add_ingest, _add_fuzz, _add_crash, _add_shards, _add_serve, _add_ask, _add_search):
         add(b_sub)
+    _add_inspect(b_sub)
 
 
 def _add_embed(b_sub) -> None:
@@ -164,3 +165,21 @@ def _add_search(b_sub) -> None:
     srch.add_argument("--filter-types", nargs="*", default=["hnsw"], help="index types for the filtered part")
     srch.add_argument("--json", action="store_true")
     srch.set_defaults(handler=lazy_handler("bench search"))
+
+
+def _add_inspect(b_sub) -> None:
+    bins = b_sub.add_parser(
+        "inspect",
+        help="anomaly inspector: fit time on N good images, per-image inspect latency, bank size",
+        description="Fits an inspector on --images good images (the first of --good, or seeded synthetic "
+        "brushed-metal textures), from files to a saved folder, for each --banks kind; then times --repeats "
+        "single-image inspect calls of SIZE-px images (p50/p90). Prints the CPU, its SIMD flags and the load.",
+    )
+    bins.add_argument("--good", type=Path, help="a folder of good images (default: synthetic textures)")
+    bins.add_argument("--images", type=int, default=200, help="good images to fit on (default: 200)")
+    bins.add_argument("--size", type=int, default=256, help="image and input side in pixels (default: 256)")
+    bins.add_argument("--repeats", type=int, default=30, help="inspect calls timed (default: 30)")
+    bins.add_argument("--banks", nargs="+", default=["nearest", "coreset"], choices=("nearest", "coreset"))
+    bins.add_argument("--backbone", default="lite", help="lite or tiny (default: lite)")
+    bins.add_argument("--json", action="store_true")
+    bins.set_defaults(handler=lazy_handler("bench inspect"))

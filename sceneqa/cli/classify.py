@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--top-k", type=int, default=5, help="labels reported per image (default: 5)")
     p.add_argument("--threshold", type=float, default=0.5, help="match needed to count as supported (default: 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
+    p.add_argument("--labelset", metavar="NAME", help="a label set taught with `sceneqa teach` instead of --labels")
+    p.add_argument("--labelsets-dir", type=Path, metavar="DIR", help="where label sets live (default: CACHE/labelsets)")
     p.set_defaults(handler=run)
 
 
@@ -55,7 +57,12 @@ def read_labels(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace, config: ServiceConfig) -> int:
+    if getattr(args, "labelset", None):
+        if args.labels or args.labels_file:
+            raise ConfigError("--labelset and --labels/--labels-file exclude each other: pick one")
+        from sceneqa.cli.labelsets import run_classify
 
+        return run_classify(args, config)
     labels = read_labels(args)
     options = ZeroShotOptions(multi_label=args.multi_label, top_k=args.top_k, threshold=args.threshold)
     services = build_services(config)

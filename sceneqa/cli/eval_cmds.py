@@ -11,8 +11,9 @@ def add_parser(sub) -> None:
     ev = sub.add_parser("eval", help="quality evaluations that write report.json / report.md")
     ev_sub = ev.add_subparsers(dest="eval_command", metavar="EVAL")
     ev_sub.required = True
-    for add in (_add_zeroshot, _add_retrieval, _add_vqa, _add_ask_suite):
+    for add in (_add_zeroshot, _add_retrieval, _add_vqa, _add_ask_suite, _add_fewshot):
         add(ev_sub)
+    _add_anomaly(ev_sub)
 
 
 def _add_zeroshot(ev_sub) -> None:
@@ -102,3 +103,46 @@ def _add_ask_suite(ev_sub) -> None:
     suite.add_argument("--logs", type=int, default=20, help="generated logs, 3 questions each (default: 20)")
     suite.add_argument("--json", action="store_true")
     suite.set_defaults(handler=lazy_handler("eval ask-suite"))
+
+
+def _add_fewshot(ev_sub) -> None:
+    fs = ev_sub.add_parser(
+        "fewshot",
+        help="k-shot accuracy of taught label sets vs zero-shot and plain logistic regression",
+        description="Per seed, k images per class are the support set (all fitting and cross-validation "
+        "happens there) and every other image of those classes is the query set; reports top-1 of the teach "
+        "head (with and without the class names blended in), zero-shot, and plain baselines on the same "
+        "features, mean and spread over seeds, and plots accuracy against k.",
+    )
+    fs.add_argument("--data", required=True, type=Path, help="a labelled folder or a CSV with path and label columns")
+    fs.add_argument("--label-column", default="label", help="CSV column holding the class (default: label)")
+    fs.add_argument("--path-column", default="path", help="CSV column holding the image path (default: path)")
+    fs.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10], metavar="K", help="default: 1 5 10")
+    fs.add_argument("--seeds", type=int, default=3, help="random support draws per k (default: 3)")
+    fs.add_argument("--min-per-class", type=int, default=11, help="keep classes with this many images (default: 11)")
+    fs.add_argument("--out", type=Path, default=Path("reports/fewshot"), help="output folder for the report")
+    fs.set_defaults(handler=lazy_handler("eval fewshot"))
+
+
+def _add_anomaly(ev_sub) -> None:
+    an = ev_sub.add_parser(
+        "anomaly",
+        help="anomaly inspection: image/pixel AUROC, F1 and false alarms at the threshold, few-shot",
+        description="Fits an inspector on DATA/train/good only (the fit split), inspects every image of "
+        "DATA/test/<kind> (the report split) and reports image AUROC (overall, per defect kind, per defect size), "
+        "pixel AUROC when DATA/ground_truth/<kind>/<stem>_mask.png exist, F1 and false-alarm rate at the "
+        "threshold, verdict counts, the few-shot AUROC, fit and inspect times; writes report.json/md, roc.png "
+        "and example heatmaps.",
+    )
+    an.add_argument("--data", required=True, type=Path, help="folder with train/good, test/good, test/<defect>")
+    an.add_argument("--out", type=Path, default=Path("reports/anomaly"), help="output folder for the report")
+    an.add_argument("--backbone", help="lite or tiny (default: tiny in --tier tiny, else lite)")
+    an.add_argument("--size", type=int, default=512, help="longest input side in pixels (default 512)")
+    an.add_argument("--bank", choices=("nearest", "coreset"), default="nearest", help="memory bank (default nearest)")
+    an.add_argument("--coreset", type=float, default=0.01, help="coreset bank: share of patches kept (default 0.01)")
+    an.add_argument("--dims", type=int, default=32, help="principal components kept per patch (default 32)")
+    an.add_argument("--false-alarm", type=float, default=0.01, help="threshold's false-alarm rate (default 0.01)")
+    an.add_argument("--few-shot", type=int, default=8, help="good images of the few-shot inspector (0: skip)")
+    an.add_argument("--examples", type=int, default=6, help="example heatmap PNGs (default 6)")
+    an.add_argument("--limit", type=int, help="evaluate about N test images (evenly spaced)")
+    an.set_defaults(handler=lazy_handler("eval anomaly"))

@@ -47,3 +47,26 @@ def run_vqa(args: argparse.Namespace, config: ServiceConfig) -> int:
 def run_ask_suite(args: argparse.Namespace, config: ServiceConfig) -> int:
     services = announced_services(config, args.quiet)
     return ask_suite.run_ask_suite(services, logs=args.logs, as_json=args.json)
+
+
+def run_fewshot(args: argparse.Namespace, config: ServiceConfig) -> int:
+    from eval import fewshot_eval
+
+    loaded = fewshot_eval.load_data(
+        args.data,
+        label_column=args.label_column,
+        path_column=args.path_column,
+        min_per_class=args.min_per_class,
+        shots=tuple(args.shots),
+        seeds=args.seeds,
+    )
+    services = announced_services(config, args.quiet)
+    return fewshot_eval.run_fewshot_eval(
+        services,
+        loaded,
+        data=args.data,
+        label_column=args.label_column,
+        shots=tuple(args.shots),
+        seeds=args.seeds,
+        out=args.out,
+    )

@@ -19,8 +19,31 @@ PALETTE: dict[str, tuple[tuple[int, int, int], ...]] = {
     "gray": ((128, 128, 128), (169, 169, 169), (90, 90, 90)),
     "white": ((255, 255, 255), (240, 240, 240)),
 }
-COLOUR_WORDS = frozenset(PALETTE) | {"grey", "navy", "silver", "gold", "beige", "maroon", "cyan", "magenta"}
-_ALIASES = {"grey": "gray"}
+#: Colour words the router accepts beyond PALETTE: word -> (the PALETTE name ``name_colour`` gives the word's
+#: usual sRGB value, that value). Each name is the one whose prototypes lie nearest in CIELAB (ΔE76), so a
+#: question about a "navy" thing matches what the namer calls a navy pixel; the value is the CSS Color 4 named
+#: colour unless noted. Nouns that are also colours (lime, salmon, rose, coral, plum, ...) are left out: in
+#: "is there a lime?" the word names a thing, not a colour.
+ALIASES: dict[str, tuple[str, tuple[int, int, int]]] = {
+    "grey": ("gray", (128, 128, 128)),
+    "navy": ("blue", (0, 0, 128)),  # ΔE 5.2; runner-up purple 32.8
+    "maroon": ("red", (128, 0, 0)),  # ΔE 7.7; brown 14.2
+    "crimson": ("red", (220, 20, 60)),  # ΔE 14.5; brown 23.5
+    "scarlet": ("red", (255, 36, 0)),  # not CSS: Wikipedia "scarlet"; ΔE 4.1; orange 31.2
+    "silver": ("gray", (192, 192, 192)),  # ΔE 8.5; white 17.1
+    "tan": ("gray", (210, 180, 140)),  # ΔE 25.6; pink 30.6 (PALETTE has no light brown)
+    "gold": ("yellow", (255, 215, 0)),  # ΔE 10.4; orange 44.1
+    "khaki": ("yellow", (240, 230, 140)),  # ΔE 10.7; green 44.5
+    "beige": ("white", (245, 245, 220)),  # ΔE 12.8; gray 29.6
+    "ivory": ("white", (255, 255, 240)),  # ΔE 7.6; gray 31.3
+    "cyan": ("teal", (0, 255, 255)),  # ΔE 38.7; white 50.3
+    "aqua": ("teal", (0, 255, 255)),  # same colour as cyan in CSS
+    "turquoise": ("teal", (64, 224, 208)),  # ΔE 28.3; gray 45.9
+    "indigo": ("blue", (75, 0, 130)),  # ΔE 16.4; purple 20.6
+    "magenta": ("purple", (255, 0, 255)),  # ΔE 50.0; blue 58.0
+    "violet": ("pink", (238, 130, 238)),  # ΔE 27.6; purple 31.1 (CSS violet is a light orchid)
+}
+COLOUR_WORDS = frozenset(PALETTE) | frozenset(ALIASES)
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -56,7 +79,9 @@ def name_colour(rgb) -> tuple[str, float]:
 
 
 def canonical_colour(word: str) -> str:
-    return _ALIASES.get(word, word)
+    """The PALETTE name for a colour word (``"navy"`` -> ``"blue"``); a word outside :data:`COLOUR_WORDS`
+    comes back unchanged."""
+    return ALIASES[word][0] if word in ALIASES else word
 
 
 def dominant_colours(pixels: np.ndarray, top: int = 3) -> list[tuple[str, float]]:
