@@ -105,7 +105,8 @@ class Calibration:
             return float(raw)
         m = None if fitted else self.maps.get(key)
         value = m(raw) if m is not None else float(raw)
-        if is_negative(key) and (not fitted and m is None or value < NEGATIVE_MIN_PRECISION):
+        unmeasured = not fitted and m is None  # a "no" whose precision was never measured
+        if is_negative(key) and (unmeasured or value < NEGATIVE_MIN_PRECISION):
             value = min(value, NEGATIVE_CAP)
         return float(min(1.0, max(0.0, value)))
 
