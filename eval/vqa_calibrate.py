@@ -20,10 +20,17 @@ import numpy as np
 from eval.requires import require
 from eval.vqa_report import Prediction
 from multimodal.ask.calibration import Calibration, LogisticModel, PiecewiseMap
+from multimodal.ask.facts.regions import SIGNALS
+from multimodal.ask.lite_objects import OBJECT_FEATURES
 
 MIN_SAMPLES = 20
 #: presence model -> the route keys (prefixes) whose predictions carry its signals
-PRESENCE_MODELS = {"presence:concept": ("presence:concept:",), "presence:people": ("presence:people:", "count:people")}
+PRESENCE_MODELS = {
+    # nouns the detector names are answered by presence:object, whose drafts also carry the concept signals
+    "presence:concept": ("presence:concept:", "presence:object:"),
+    "presence:object": ("presence:object:",),
+    "presence:people": ("presence:people:", "count:people"),
+}
 
 
 def _present(p: Prediction) -> bool | None:
@@ -36,6 +43,19 @@ def _present(p: Prediction) -> bool | None:
     return None
 
 
+FEATURES = {"presence:concept": SIGNALS, "presence:object": OBJECT_FEATURES}
+
+
+def _features(name: str, preds, prefixes, samples) -> tuple[str, ...]:
+    """The model's features: declared ones (:data:`FEATURES`; ``presence:object`` drafts also carry the concept
+    signals where the noun has concepts), else the signals of the presence route's own drafts (other routes'
+    drafts may carry more, or fewer: samples lacking one are left out)."""
+    if name in FEATURES:
+        return FEATURES[name]
+    own = [p.signals for p in preds if p.signals and p.route.startswith(prefixes[0])]
+    return tuple(own[0] if own else samples[0][0])
+
+
 def fit_presence_models(preds: list[Prediction], min_samples: int = MIN_SAMPLES) -> dict[str, LogisticModel]:
     """One logistic model per :data:`PRESENCE_MODELS` entry with >= ``min_samples`` labelled samples of both
     classes; samples of one image and model count once (a person presence and a people count question)."""
@@ -46,12 +66,17 @@ def fit_presence_models(preds: list[Prediction], min_samples: int = MIN_SAMPLES)
         for p in preds:
             label = _present(p)
             if p.signals and label is not None and p.route.startswith(prefixes) and not p.error:
-                seen.setdefault((p.path, p.category if name == "presence:concept" else ""), (p.signals, label))
+                per_category = name in ("presence:concept", "presence:object")
+                seen.setdefault((p.path, p.category if per_category else ""), (p.signals, label))
         samples = list(seen.values())
         labels = [y for _, y in samples]
         if len(samples) < min_samples or all(labels) or not any(labels):
             continue
-        features = tuple(samples[0][0])
+        features = _features(name, preds, prefixes, samples)
+        samples = [(s, y) for s, y in samples if all(f in s for f in features)]
+        labels = [y for _, y in samples]
+        if len(samples) < min_samples or all(labels) or not any(labels):
+            continue
         x = np.array([[s.get(f, 0.0) for f in features] for s, _ in samples], np.float64)
         fit = linear(C=1.0, max_iter=1000).fit(x, np.array(labels, bool))
         coef = tuple(round(float(c), 6) for c in fit.coef_[0])

@@ -87,6 +87,22 @@ def _no_faces():
     return NoFaceDetector()
 
 
+def _centernet():
+    from multimodal.detect.centernet import load_centernet
+
+    return LazyReader(load_centernet, "centernet", method="detect")
+
+
+def _tiny_detector():
+    from multimodal.detect.tiny import load_tiny_detector
+
+    return load_tiny_detector()
+
+
+def _no_detector():
+    return None
+
+
 def _classifier_tags(encoder, zeroshot):
     from multimodal.ask.facts.tags import ClassifierTagger
 
@@ -112,6 +128,13 @@ FACE_DETECTORS.register("cascade", Component("skimage LBP frontal-face cascade",
 FACE_DETECTORS.register("mtcnn", Component("MTCNN (facenet-pytorch weights, packaged)", _mtcnn))
 FACE_DETECTORS.register("none", Component("none (tiny)", _no_faces))
 
+OBJECT_DETECTORS: Registry = Registry("object detector")
+OBJECT_DETECTORS.register(
+    "centernet", Component("CenterNet MobileNetV3, 80 COCO categories (packaged TF.js weights)", _centernet)
+)
+OBJECT_DETECTORS.register("tiny:centernet", Component("CenterNet code path, random weights (tiny)", _tiny_detector))
+OBJECT_DETECTORS.register("none", Component("none", _no_detector))
+
 TAGGERS: Registry = Registry("tagger")
 TAGGERS.register("classifier", Component("EfficientNet-Lite0 ImageNet classes", _classifier_tags))
 TAGGERS.register("zeroshot", Component("zero-shot over 1,000 everyday concepts", _zeroshot_tags))
@@ -126,6 +149,7 @@ TIER_COMPONENTS: dict[str, dict[str, str]] = {
         "ocr": "rapidocr",
         "faces": "mtcnn",
         "tagger": "zeroshot",
+        "detector": "centernet",
         "calibration": "unfitted",
     },
     "lite": {
@@ -133,6 +157,7 @@ TIER_COMPONENTS: dict[str, dict[str, str]] = {
         "ocr": "rapidocr",
         "faces": "mtcnn",
         "tagger": "classifier",
+        "detector": "centernet",
         "calibration": "shipped",
     },
     "tiny": {
@@ -140,6 +165,7 @@ TIER_COMPONENTS: dict[str, dict[str, str]] = {
         "ocr": "none",
         "faces": "none",
         "tagger": "zeroshot",
+        "detector": "none",
         "calibration": "none",
     },
 }
@@ -158,6 +184,7 @@ class TierPlan:
     faces: str
     tagger: str
     calibration: str = "shipped"
+    detector: str = "none"
 
     def __post_init__(self) -> None:
         for registry, spec in (
@@ -165,6 +192,7 @@ class TierPlan:
             (OCR_READERS, self.ocr),
             (FACE_DETECTORS, self.faces),
             (TAGGERS, self.tagger),
+            (OBJECT_DETECTORS, self.detector),
         ):
             registry[spec]  # noqa: B018 -- raises UnknownNameError listing the known specs
 
@@ -189,18 +217,26 @@ def make_plan(choice: TierChoice, answerer: str | None = None) -> TierPlan:
         faces=specs["faces"],
         tagger=specs["tagger"],
         calibration=specs["calibration"],
+        detector=specs["detector"],
     )
 
 
 class LazyReader:
     """Loads a text reader (RapidOCR: about a second) on first use, so questions that need no OCR never pay."""
 
-    def __init__(self, factory, name: str = "ocr") -> None:
+    def __init__(self, factory, name: str = "ocr", method: str = "read") -> None:
         self._factory = factory
         self._reader = None
         self.name = name
+        self._method = method
 
-    def read(self, img):
+    def _call(self, img):
         if self._reader is None:
             self._reader = self._factory()
-        return self._reader.read(img)
+        return getattr(self._reader, self._method)(img)
+
+    def read(self, img):
+        return self._call(img)
+
+    def detect(self, img):
+        return self._call(img)

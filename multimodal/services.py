@@ -19,7 +19,15 @@ from multimodal.encoders.base import Encoder, EncoderOptions, default_cache_dir
 from multimodal.encoders.factory import create_encoder
 from multimodal.errors import ConfigError
 from multimodal.images import DEFAULT_LIMITS, ImageLimits
-from multimodal.plan import FACE_DETECTORS, OCR_READERS, TAGGERS, TEXT_EMBEDDERS, TierPlan, make_plan
+from multimodal.plan import (
+    FACE_DETECTORS,
+    OBJECT_DETECTORS,
+    OCR_READERS,
+    TAGGERS,
+    TEXT_EMBEDDERS,
+    TierPlan,
+    make_plan,
+)
 from multimodal.runtime import Runtime, resolve_runtime
 from multimodal.tiers import TierChoice, resolve_tier
 from multimodal.zeroshot import ZeroShotClassifier
@@ -146,6 +154,7 @@ class Services:
                 {
                     "ocr": OCR_READERS[plan.ocr].name,
                     "faces": FACE_DETECTORS[plan.faces].name,
+                    "detector": OBJECT_DETECTORS[plan.detector].name,
                     "tags": TAGGERS[plan.tagger].name,
                 }
             )
@@ -171,6 +180,7 @@ class Services:
             ocr=OCR_READERS[plan.ocr].build(),
             tagger=TAGGERS[plan.tagger].build(self.encoder, self.zeroshot),
             regions=_region_classifier(self.encoder),
+            detector=OBJECT_DETECTORS[plan.detector].build(),
         )
 
 

@@ -35,9 +35,9 @@ def test_maps_apply_by_key_with_golden_values():
     # a "no" whose measured precision is under 0.9 is capped below the threshold, as is an unmeasured one
     assert TABLE("presence:concept:no", 0.3) == pytest.approx(NEGATIVE_CAP)
     assert TABLE("count:people:zero", 0.5) == pytest.approx(NEGATIVE_CAP)
-    assert TABLE("presence:object:no", 0.9) == pytest.approx(NEGATIVE_CAP)
+    assert TABLE("presence:shape:no", 0.9) == pytest.approx(NEGATIVE_CAP)
     assert TABLE("colour:object", 0.73) == pytest.approx(0.73)  # no map, not negative: raw
-    assert Calibration.identity()("presence:object:no", 0.9) == pytest.approx(0.9)
+    assert Calibration.identity()("presence:shape:no", 0.9) == pytest.approx(0.9)
 
 
 def test_maps_are_monotone():
@@ -110,10 +110,10 @@ def test_answerer_abstains_on_the_calibrated_value(tiny_services, red_circle):
     raw = LiteAnswerer(tools).answer("is there a red circle?", [red_circle], [])
     same = LiteAnswerer(tools, calibration=Calibration.identity()).answer("is there a red circle?", [red_circle], [])
     low = LiteAnswerer(tools, calibration=_Flat()).answer("is there a red circle?", [red_circle], [])
-    assert not raw.abstained and raw.route == "presence:object:yes" and raw.confidence >= 0.5
+    assert not raw.abstained and raw.route == "presence:shape:yes" and raw.confidence >= 0.5
     assert (same.text, same.confidence, same.abstained) == (raw.text, raw.confidence, raw.abstained)
-    assert low.abstained and low.confidence == pytest.approx(0.3) and low.route == "presence:object:yes"
+    assert low.abstained and low.confidence == pytest.approx(0.3) and low.route == "presence:shape:yes"
     no = LiteAnswerer(tools, calibration=load_calibration("unfitted")).answer(
         "is there a green triangle?", [red_circle], []
     )
-    assert no.abstained and no.route == "presence:object:no" and "weak evidence: no" in no.detail
+    assert no.abstained and no.route == "presence:shape:no" and "weak evidence: no" in no.detail

@@ -11,7 +11,7 @@ from eval.vqa_report import Prediction
 from eval.wordnet_concepts import build_table, parse_data_noun, parse_index_noun
 from multimodal.ask.calibration import Calibration, LogisticModel, load_calibration
 from multimodal.ask.facts.concepts import ConceptTable, lemma_candidates, load_concepts
-from multimodal.ask.facts.regions import RegionProbs, classify_regions, concept_signals, region_boxes
+from multimodal.ask.facts.regions import SIGNALS, RegionProbs, classify_regions, concept_signals, region_boxes
 from multimodal.encoders.imagenet import imagenet_names
 
 # A four-synset WordNet in the wndb(5WN) format: entity <- canine <- dog (n1), entity <- cat (n2)
@@ -108,7 +108,7 @@ def test_classify_regions_crops_each_box():
 
 
 def _pred(path, kind, ref, route, mass, category="dog"):
-    signals = {"log_mass_best_region": float(np.log(mass)), "faces": 0.0}
+    signals = dict.fromkeys(SIGNALS, float(np.log(mass))) | {"faces": 0.0}
     return Prediction(path, "q", kind, category, (ref,), "", 0.0, True, 0.0, route=route, signals=signals)
 
 
@@ -123,12 +123,11 @@ def test_presence_models_fit_and_round_trip(tmp_path):
     models = fit_presence_models(preds)
     concept, people = models["presence:concept"], models["presence:people"]
     assert concept.n == 60 and people.n == 60  # one sample per image and model
-    assert concept({"log_mass_best_region": np.log(0.9)}) > 0.8 > 0.2 > concept({"log_mass_best_region": np.log(0.01)})
+    assert concept(dict.fromkeys(SIGNALS, np.log(0.9))) > 0.8 > 0.2 > concept(dict.fromkeys(SIGNALS, np.log(0.01)))
     path = Calibration(models=models).save(tmp_path / "cal.json")
     again = load_calibration(path)
-    assert again.probability("presence:concept", {"log_mass_best_region": -0.1}) == pytest.approx(
-        concept({"log_mass_best_region": -0.1})
-    )
+    some = dict.fromkeys(SIGNALS, -0.1)
+    assert again.probability("presence:concept", some) == pytest.approx(concept(some))
     assert again.probability("nothing", {}) is None
 
 
@@ -162,3 +161,48 @@ def test_region_cache_by_pixels_with_eviction():
     assert Encoder.calls == 6
     regions.regions(a)  # evicted (cache of 2): classified again
     assert Encoder.calls == 8
+
+
+def test_concept_model_is_fitted_from_detector_drafts_that_carry_concept_signals():
+    rng = np.random.default_rng(1)
+    preds = []
+    for i in range(40):
+        present = i % 2 == 0
+        mass = rng.uniform(0.3, 0.99) if present else rng.uniform(0.001, 0.2)
+        det = {"det_max": 0.5, "det_n": 1.0, "has_concept": 1.0, "concept_log_mass": float(np.log(mass))}
+        signals = {s: float(np.log(mass)) for s in SIGNALS} | det
+        ref = "yes" if present else "no"
+        preds.append(
+            Prediction(
+                f"{i}.jpg",
+                "q",
+                "presence",
+                "dog",
+                (ref,),
+                "",
+                0.0,
+                True,
+                0.0,
+                route="presence:object:no",
+                signals=signals,
+            )
+        )
+    preds.append(
+        Prediction(
+            "x.jpg",
+            "q",
+            "presence",
+            "cup",
+            ("yes",),
+            "",
+            0.0,
+            True,
+            0.0,
+            route="presence:object:yes",
+            signals=dict.fromkeys(("det_max", "det_n", "has_concept", "concept_log_mass"), 0.0),
+        )
+    )
+    models = fit_presence_models(preds)
+    assert models["presence:concept"].features == SIGNALS and models["presence:concept"].n == 40
+    assert models["presence:object"].n == 41  # the drafts without concept signals count for the object model
+    assert models["presence:object"].features == ("det_max", "det_n", "has_concept", "concept_log_mass")

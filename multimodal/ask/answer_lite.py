@@ -15,13 +15,14 @@ from dataclasses import replace
 
 from PIL import Image
 
-from multimodal.ask import lite_presence, lite_scene, lite_shapes
+from multimodal.ask import lite_objects, lite_presence, lite_scene, lite_shapes
 from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
 from multimodal.ask.calibration import Calibration
 from multimodal.ask.facts.faces import PERSON_WORDS
 from multimodal.ask.lite_draft import Draft
 from multimodal.ask.questions import Question, parse_question
 from multimodal.ask.scene_facts import FactTools, SceneFacts
+from multimodal.detect.coco_names import coco_category
 
 __all__ = ["Draft", "LiteAnswerer"]
 
@@ -79,10 +80,13 @@ class LiteAnswerer:
         shape, colour, plain = lite_shapes.subject_terms(q.subject)
         draft = None
         words = q.subject.split()
-        if (shape or colour) and plain:
+        fruit_or_colour = colour and not shape and coco_category(q.subject) is not None  # "an orange"
+        if (shape or colour) and plain and not fruit_or_colour:
             draft = lite_shapes.presence_of_object(facts, shape, colour)
         elif words and words[-1] in PERSON_WORDS:
             draft = lite_presence.people_presence(facts, self.calibration, q.subject)
+        if draft is None and q.subject:
+            draft = lite_objects.object_presence(facts, q.subject, self.calibration)
         if draft is None and q.subject:
             draft = lite_presence.concept_presence(facts, q.subject, self.calibration)
         if draft is None and q.subject:
@@ -128,7 +132,10 @@ class LiteAnswerer:
     def _count(self, q: Question, facts, context, items) -> Draft | None:
         words = q.subject.split()
         if words and words[0] in PERSON_WORDS:
-            return lite_presence.count_people(facts, self.calibration)
+            return lite_presence.count_people(facts, self.calibration, words[0])
+        category = coco_category(q.subject)
+        if category is not None:
+            return lite_objects.count_detected(facts, category, noun=q.subject)
         shape, colour, plain = lite_shapes.subject_terms(q.subject)
         return lite_shapes.count_objects(facts, shape, colour) if plain else None
 

@@ -9,8 +9,10 @@
 - People: the mass of person, clothing and headdress concepts plus the faces found (MTCNN), through the fitted
   ``presence:people`` model. Words finer than "person" (woman, child, worker) are answered "no" only when there
   are no people at all; otherwise the answer says there are people and that it cannot tell the finer word.
-- How many people: the faces counted when people are likely, "0" when they are unlikely, otherwise it says
-  there are people it cannot count.
+- People found by the object detector (lite, full: :mod:`multimodal.ask.lite_objects`) add its person signals
+  to the ``presence:people`` model, and "how many people" becomes the detector's count. Without a detector: the
+  faces counted when people are likely, "0" when they are unlikely, otherwise it says there are people it
+  cannot count. A finer word ("how many women?") is never answered with the count of all people.
 
 Without a fitted model (a fitting run, or a tier without a table) the drafts carry raw strengths and their
 signals, for :mod:`eval.vqa_calibrate` to fit.
@@ -19,7 +21,9 @@ signals, for :mod:`eval.vqa_calibrate` to fit.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from multimodal.ask import lite_objects
 from multimodal.ask.answers import ABSTAIN_TEXT, Evidence
 from multimodal.ask.calibration import Calibration
 from multimodal.ask.facts.concepts import load_concepts
@@ -93,10 +97,14 @@ def people_evidence(
         faces += n
         boxes = tuple((b.left, b.top, b.right, b.bottom) for b in f.faces)
         cites.append(f.cite("faces", f"{n} face(s) detected", 0.8 if n else 0.5, boxes=boxes))
+        det = {}
+        if f.detections is not None:
+            det = lite_objects.signals(f.detections, lite_objects.PERSON, lite_objects.COUNT_THRESHOLD)
+            cites.append(lite_objects.person_cite(f))
         sig = f.concept(people)
         if sig is None:
             continue
-        signals = {**sig.values, "faces": float(n)}
+        signals = {**sig.values, "faces": float(n), **det}
         p = calibration.probability("presence:people", signals)
         text = f"people and what they wear (person, clothing, headdress concepts): {_classes_text(sig)}"
         cites.append(f.cite("region:people", text, math.exp(sig.values["log_mass_best_region"]), boxes=(sig.best_box,)))
@@ -133,11 +141,19 @@ def people_presence(facts, calibration: Calibration, subject: str = "person") ->
     return Draft(ABSTAIN_TEXT, 0.0, cites, detail, "presence:person-type", signals)
 
 
-def count_people(facts, calibration: Calibration) -> Draft | None:
-    """How many people: faces when people are likely, 0 when unlikely, else abstain saying why."""
+def count_people(facts, calibration: Calibration, word: str = "people") -> Draft | None:
+    """How many people: the detector's count where there is one, else faces when people are likely, 0 when
+    unlikely, else abstain saying why. A finer ``word`` (women, children) only abstains or says 0."""
     if not facts:
         return None
+    counted = lite_objects.count_detected(facts, lite_objects.PERSON, noun="people")
     p, cites, signals, faces = people_evidence(facts, calibration)
+    if counted is not None and word in GENERAL_PEOPLE:
+        return replace(counted, signals={**signals, **counted.signals})
+    if word not in GENERAL_PEOPLE and (p is None or p >= 0.5):
+        people = f"{counted.text} people detected" if counted is not None else "people may be present"
+        detail = f"{people}; I cannot tell how many are {word}"
+        return Draft(ABSTAIN_TEXT, 0.0, cites, detail, "count:person-type", signals)
     if p is not None and p < 0.5:
         detail = f"no people likely (P(people) = {p:.2f})"
         return Draft("0", 1.0 - p, cites, detail, "count:people:zero", signals, calibrated=True)

@@ -4,6 +4,8 @@ records."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from multimodal.ask.calibration import Calibration
@@ -59,6 +61,15 @@ def _identify_in(f, subject: str, hit) -> Draft:
     return Draft(name, prob, (ev,), f"the {subject} most like {name} (probability {prob:.2f})", "identify:category")
 
 
+def detected_summary(f, min_score: float = 0.35) -> str:
+    """"2 person, 1 dog" from the detections at or above ``min_score`` (the people count threshold), most
+    frequent first; empty without a detector or detections."""
+    if not f.detections:
+        return ""
+    counts = Counter(d.label for d in f.detections if d.score >= min_score)
+    return ", ".join(f"{n} {label}" for label, n in counts.most_common(8))
+
+
 def describe(facts, calibration: Calibration) -> Draft | None:
     """A scene summary (concepts, people, colours, text), marked as such; never a confident answer."""
     if not facts:
@@ -78,6 +89,10 @@ def describe(facts, calibration: Calibration) -> Draft | None:
             tags = [(t, m) for t, m in f.tags if m >= 0.2][:5]
             if tags:
                 bits.append("concepts: " + ", ".join(f"{t} {m:.2f}" for t, m in tags))
+        objects = detected_summary(f)
+        if objects:
+            bits.append("objects: " + objects)
+            cites.append(f.cite("objects", f"object detector (CenterNet, COCO): {objects}", 0.5))
         p, people_cites, _, faces = people_evidence([f], calibration)
         if p is not None and p >= 0.5:
             bits.append(f"people likely (P = {p:.2f}; {faces} face(s))")

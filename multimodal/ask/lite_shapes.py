@@ -64,10 +64,10 @@ def presence_of_object(facts, shape, colour) -> Draft | None:
     found = [(f, o) for f, o in seen if matches(o, shape, colour)]
     if found:
         conf = max(strength(o, shape, colour) for _, o in found)
-        return Draft("yes", conf, cites, "; ".join(o.describe() for _, o in found), "presence:object:yes")
+        return Draft("yes", conf, cites, "; ".join(o.describe() for _, o in found), "presence:shape:yes")
     certainty = min(strength(o, shape, colour) if strength(o, shape, colour) else 0.5 for _, o in seen)
     detail = "seen: " + "; ".join(o.describe() for _, o in seen)
-    return Draft("no", 0.5 + 0.45 * certainty, cites, detail, "presence:object:no")
+    return Draft("no", 0.5 + 0.45 * certainty, cites, detail, "presence:shape:no")
 
 
 def pick_object(facts, shape=None, colour=None):

@@ -22,19 +22,22 @@ from multimodal.ask.facts.regions import (
 )
 from multimodal.ask.facts.tags import Tagger
 from multimodal.deadline import check_deadline
+from multimodal.detect.base import Detection, ObjectDetector
 from multimodal.zeroshot import ZeroShotClassifier, ZeroShotOptions
 
 
 @dataclass(frozen=True)
 class FactTools:
     """The models scene facts use; each has a tiny twin. ``regions``: an ImageNet classifier over regions (lite);
-    ``None`` where the tier has none (everyday nouns then go through zero-shot ``match``)."""
+    ``None`` where the tier has none (everyday nouns then go through zero-shot ``match``). ``detector``: a
+    COCO object detector (lite, full), ``None`` in tiny."""
 
     zeroshot: ZeroShotClassifier
     faces: FaceDetector
     ocr: TextReader
     tagger: Tagger
     regions: RegionClassifier | None = None
+    detector: ObjectDetector | None = None
 
 
 class SceneFacts:
@@ -76,6 +79,14 @@ class SceneFacts:
     def embedding(self) -> np.ndarray:
         check_deadline("image facts: embedding")
         return self.tools.zeroshot.encoder.embed_images([self.img])
+
+    @cached_property
+    def detections(self) -> list[Detection] | None:
+        """COCO objects found, best first (``None`` without a detector)."""
+        if self.tools.detector is None:
+            return None
+        check_deadline("image facts: objects detected")
+        return self.tools.detector.detect(self.img)
 
     @cached_property
     def tags(self) -> list[tuple[str, float]]:

@@ -23,6 +23,7 @@ from torchvision.ops import nms
 
 from multimodal.ask.facts.faces import Box
 from multimodal.errors import ConfigError, ModelUnavailableError
+from multimodal.images.recent import RecentImages
 
 WEIGHTS_DIR = Path(__file__).with_name("mtcnn_weights")
 
@@ -153,6 +154,7 @@ class MtcnnFaceDetector:
     def __init__(self, nets: MtcnnNets, config: MtcnnConfig = MtcnnConfig()) -> None:
         self._nets = nets
         self.config = config
+        self._recent: RecentImages[list[tuple[Box, float]]] = RecentImages(32)  # several questions, one photo
 
     @classmethod
     def load(cls, config: MtcnnConfig = MtcnnConfig()) -> MtcnnFaceDetector:
@@ -160,7 +162,8 @@ class MtcnnFaceDetector:
 
     def detect(self, img: Image.Image) -> list[Box]:
         """Faces with ONet probability >= ``config.min_prob``, most probable first."""
-        return [b for b, p in self.detect_scored(img) if p >= self.config.min_prob]
+        scored = self._recent.get(img, self.detect_scored)
+        return [b for b, p in scored if p >= self.config.min_prob]
 
     def detect_scored(self, img: Image.Image) -> list[tuple[Box, float]]:
         """Every face passing the three stage thresholds, with its ONet probability, most probable first.

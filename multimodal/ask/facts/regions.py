@@ -11,15 +11,14 @@ covers. The presence model that turns them into a probability is fitted on a fit
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
+
+from multimodal.images.recent import RecentImages
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 SIGNALS = ("log_mass_whole", "log_mass_best_region", "log_mass_mean_region", "log_best_class", "log_classes")
@@ -104,24 +103,11 @@ class ImageNetRegions:
 
     def __init__(self, lite_encoder, cache_size: int = 32) -> None:
         self._enc = lite_encoder
-        self._cache: OrderedDict[bytes, RegionProbs] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._recent: RecentImages[RegionProbs] = RecentImages(cache_size)
 
     def regions(self, img: Image.Image) -> RegionProbs:
         """:func:`classify_regions` of ``img``, from the cache when the same pixels were seen lately."""
-        key = hashlib.blake2b(img.tobytes(), digest_size=16, person=img.mode.encode()[:16]).digest()
-        key += repr(img.size).encode()
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        rp = classify_regions(img, self)
-        with self._lock:
-            self._cache[key] = rp
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return rp
+        return self._recent.get(img, lambda im: classify_regions(im, self))
 
     def class_probabilities(self, images: Sequence[Image.Image], *, padded: bool = False) -> np.ndarray:
         return self._enc.class_probabilities(images, padded=padded)
