@@ -2,8 +2,10 @@
 /v1/items (POST, DELETE), /v1/index, /healthz. Images come as multipart uploads or base64 in JSON;
 responses are shaped like the CLI's ``--json``; no endpoint reads a server path a client names.
 
-Every model call goes through :class:`demos.model_calls.ModelCalls` (one gate for the server, deadlines that
-stop work, 503 when the line is full); the event loop only parses requests and writes responses.
+Every model call goes through :class:`demos.model_calls.ModelCalls` (the serving engine's workers, shared with
+the UI: embeddings batched across requests, deadlines that stop work, 503 when a line is full). Classify and
+search run their own code (decoding, FAISS) in the request's thread and only their embeddings on the workers;
+ask runs on the answerer worker; the event loop only parses requests and writes responses.
 
 Search filters come as expression strings (``"filters": ["colour=red", "year>=2012"]``) and/or structured
 JSON (``"where": {"colour": "red", "year": {">=": 2012}, "kind": {"in": ["mug", "tag"]}}``, see
@@ -20,12 +22,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from demos.api_errors import PathScrubber
-from demos.api_payload import MAX_FILTERS, Payload, contexts_of, read_payload
+from demos.api_models import describe_routes
+from demos.api_payload import MAX_FILTERS, Payload, contexts_of, flat_object, read_payload
 from demos.catalog_handle import CatalogHandle
+from demos.explain_api import add_explain_routes, explain_classify
+from demos.inspect_api import add_inspect_routes, open_selection, server_shelf
+from demos.labelsets_api import add_labelset_routes, classify_with_labelset_rows, labelset_selection
 from demos.model_calls import ModelCalls
 from demos.request_limits import RequestLimits
 from demos.web_config import WebConfig
@@ -66,6 +73,7 @@ class _Deps:
     config: WebConfig
     calls: ModelCalls
     scrubber: PathScrubber
+    inspectors: object = None  # multimodal.inspect.shelf.InspectorShelf (demos/inspect_api.py)
 
     def authorize(self, request: Request) -> None:
         sent = request.headers.get("authorization", "").encode()
@@ -92,15 +100,23 @@ def create_api(
     config: WebConfig,
     calls: ModelCalls,
     scrubber: PathScrubber | None = None,
+    inspectors=None,
 ) -> APIRouter:
     router = APIRouter()
-    deps = _Deps(services, catalog, config, calls, scrubber or PathScrubber({"<index>": catalog.folder}))
+    scrubber = scrubber or PathScrubber({"<index>": catalog.folder})
+    deps = _Deps(
+        services, catalog, config, calls, scrubber, inspectors or server_shelf(services, config.inspectors_dir)
+    )
     auth = [Depends(deps.authorize)]
     _status_routes(router, deps, auth)
     _model_routes(router, deps, auth)
     _ask_route(router, deps, auth)
     _item_routes(router, deps, auth)
+    add_inspect_routes(router, deps, auth, deps.inspectors)
+    add_labelset_routes(router, deps, auth)
+    add_explain_routes(router, deps, auth)
     _fallback_route(router)
+    describe_routes(router)  # request bodies and error answers in /docs (demos/api_models.py)
     return router
 
 
@@ -141,13 +157,17 @@ def _model_routes(router: APIRouter, d: _Deps, auth: list) -> None:
         )
         labels = p.labels()
         names = [n for n, _ in images]
+        labelset = p.text("labelset", limit=200)  # a taught label set instead of labels (demos/labelsets_api.py)
 
         def run():
             d.pixel_check(images)
+            if labelset:
+                return classify_with_labelset_rows(d, labelset, images, options)
             results = classify_sources(d.services, [data for _, data in images], labels, options, names=names)
             return [r.as_dict(d.services) for r in results]
 
-        rows = await d.calls.run(run, what="classify", receive=request.receive)
+        rows = await d.calls.run(run, what="classify", receive=request.receive, lane="direct")
+        rows = await explain_classify(d, p, images, rows, request)  # explain=true: overlays (demos/explain_api.py)
         return rows[0] if len(rows) == 1 else {"results": rows}
 
     @router.post("/v1/search", dependencies=auth)
@@ -173,7 +193,7 @@ def _model_routes(router: APIRouter, d: _Deps, auth: list) -> None:
             d.pixel_check(images[:1])
             return search_catalog(d.services, d.catalog.reader(), req)
 
-        response = await d.calls.run(run, what="search", receive=request.receive)
+        response = await d.calls.run(run, what="search", receive=request.receive, lane="direct")
         for hit in response["results"]:
             hit["image"] = f"/v1/items/{quote(hit['id'], safe='')}/image"  # by id (URL-encoded), never a server path
         response["query"]["index"] = d.catalog.folder.name
@@ -194,33 +214,44 @@ def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:
             image_names=tuple(n for n, _ in images),
             context_text=p.text("context_text", limit=MAX_CONTEXT_BYTES),
         )
+        inspector, labelset = p.text("inspector", limit=200), p.text("labelset", limit=200)  # become evidence
         use_catalog = p.flag("use_catalog") and d.catalog.exists()
 
         def prepared() -> AskRequest:  # runs in the worker: reading and chunking records is CPU work
             d.pixel_check(images)
             chunks = [c for name, data in contexts for c in load_context_bytes(data, name)]
-            return replace(req, preloaded_chunks=tuple(chunks)) if chunks else req
+            full = replace(req, inspector=open_selection(d.inspectors, inspector))
+            full = replace(full, labelset=labelset_selection(d.services, labelset))
+            return replace(full, preloaded_chunks=tuple(chunks)) if chunks else full
 
         def run():
             return ask(d.services, prepared(), d.catalog.reader() if use_catalog else None).as_dict()
 
         if not p.flag("stream"):
-            return await d.calls.run(run, what="ask", receive=request.receive)
+            return await d.calls.run(run, what="ask", receive=request.receive, lane="answerer")
 
         def pieces():
             return ask_stream(d.services, prepared(), d.catalog.reader() if use_catalog else None)
 
+        stream = d.calls.open_stream(pieces, what="ask")  # a full line is a 503 here, before any byte is sent
+
         async def events():
             try:
-                async for piece in d.calls.stream(pieces, what="ask"):
+                async for piece in stream:
                     if isinstance(piece, str):
                         yield f"event: token\ndata: {json.dumps({'text': piece})}\n\n"
                     else:
                         yield f"event: answer\ndata: {json.dumps(piece.as_dict())}\n\n"
-            except SceneQAError as exc:
-                yield f"event: error\ndata: {json.dumps({'error': d.scrub(exc)})}\n\n"
+            except (SceneQAError, HTTPException) as exc:  # a bad label set is an HTTPException (404, 400)
+                message = exc.detail if isinstance(exc, HTTPException) else str(exc)
+                yield f"event: error\ndata: {json.dumps({'error': d.scrub(message)})}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+            background=BackgroundTask(stream.close),  # a client gone before the first byte stops it too
+        )
 
 
 def _item_routes(router: APIRouter, d: _Deps, auth: list) -> None:
@@ -230,17 +261,12 @@ def _item_routes(router: APIRouter, d: _Deps, auth: list) -> None:
         images = p.images()
         if not images:
             raise HTTPException(400, "no image: send one or more 'image' files (or base64 'images' in JSON)")
-        meta = _json_object(p, "metadata")
-        item_id = p.fields.get("id")
-        if item_id is not None and not isinstance(item_id, str | int):
-            raise HTTPException(400, "id: expected text")
+        meta, item_id = flat_object("metadata", p.json_object("metadata")), p.item_id()
         replace_flag = p.flag("replace")
 
         def run():
             d.pixel_check(images)
-            return d.catalog.add_uploads(
-                images, meta, item_id=None if item_id is None else str(item_id), replace=replace_flag
-            )
+            return d.catalog.add_uploads(images, meta, item_id=item_id, replace=replace_flag)
 
         summary = await d.calls.run(run, write=True, what="the add", receive=request.receive)
         return summary.as_dict()
@@ -277,19 +303,6 @@ def _fallback_route(router: APIRouter) -> None:
         raise HTTPException(404, f"no API route /v1/{rest[:100]}; see /docs")
 
 
-def _json_object(p: Payload, key: str) -> dict:
-    """Field ``key`` as a JSON object: sent as one (JSON body) or as JSON text (a form field); ``{}`` when absent."""
-    value = p.fields.get(key) or {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise HTTPException(400, f"{key}: expected a JSON object") from None
-    if not isinstance(value, dict):
-        raise HTTPException(400, f"{key}: expected a JSON object")
-    return value
-
-
 # ---- search filters ---------------------------------------------------------------------------------------
 
 
@@ -297,8 +310,7 @@ def search_filters(p: Payload) -> tuple[str, ...]:
     """The request's ``filters`` expressions followed by its ``where`` clauses (as expressions), at most
     ``MAX_FILTERS`` together. Raises HTTPException 400 (too many) or FilterError (a bad ``where``)."""
     expressions = p.filters()
-    where = _json_object(p, "where") if p.fields.get("where") is not None else {}
-    clauses = where_filters(where, room=MAX_FILTERS - len(expressions))
+    clauses = where_filters(p.json_object("where"), room=MAX_FILTERS - len(expressions))
     return (*expressions, *(filter_expression(f) for f in clauses))
 
 

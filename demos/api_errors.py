@@ -88,7 +88,7 @@ def install_error_handlers(app: FastAPI, scrub: PathScrubber | None = None, root
     async def validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()))
-        return error_response(400, f"{where}: {first.get('msg', 'invalid request')}")
+        return error_response(422, f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(SceneQAError)
     async def our_error(request: Request, exc: SceneQAError):

@@ -1,145 +1,138 @@
-"""The model gate: at most ``slots`` model calls at once for the whole server (UI and API together), a bounded
-number waiting, and every wait and every call bounded by the request's :class:`Deadline`.
+"""The model gate: the server's one door to model work, for the UI and the API alike, over the serving engine
+(:mod:`multimodal.engine`): the same workers, queues and limits for both.
 
-Rules that keep one bad client from locking everyone out:
+Lanes: ``direct`` runs the handler's own code in the calling thread (decoding, FAISS search, post-processing)
+and only its embedding calls go to the batching workers; ``answerer`` and ``generic`` run the whole call on
+that worker's thread. Rules that keep one bad client from locking everyone out:
 
-- the gate is only ever held inside one worker thread, around one call, never across a ``yield`` to a
-  client: streams are produced by a worker thread into a queue and the client side only reads the queue;
-- waiting for a slot ends at the deadline, and work that was cancelled (504 sent, client gone) while it
-  waited is never started;
-- when ``queue`` requests are already waiting, the next one is refused at once (:class:`GateFullError`,
-  HTTP 503 with ``Retry-After``) instead of piling up threads.
+- a worker is only ever held around one call, never across a ``yield`` to a client: streams are produced on
+  the answerer worker into a queue and the client side only reads the queue;
+- a job whose deadline passes (504 sent, client gone) while it waits is dropped before any model runs;
+- a full queue refuses at once (:class:`GateFullError`, HTTP 503 with ``Retry-After``).
 """
 
 from __future__ import annotations
 
 import logging
 import queue as queue_mod
-import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from multimodal.deadline import Deadline, DeadlineExceeded, deadline_scope
-from retrieval.errors import SceneQAError
+from multimodal.engine.engine import Engine
+from multimodal.engine.jobs import EngineBusyError
 
 T = TypeVar("T")
 log = logging.getLogger("sceneqa.serve")
 _DONE = object()
+LANES = ("direct", "answerer", "generic")
 
-
-class GateFullError(SceneQAError):
-    """Too many requests are already waiting for a model; try again shortly."""
-
-    retry_after_s = 2
+#: the one "busy" error: answered 503 with ``Retry-After`` (demos/api_errors.py)
+GateFullError = EngineBusyError
 
 
 class ModelGate:
-    def __init__(self, slots: int = 1, queue: int = 32) -> None:
-        self.slots = slots
-        self.queue = queue
-        self._sem = threading.BoundedSemaphore(slots)
-        self._lock = threading.Lock()
-        self._waiting = 0
-        self._busy = 0
+    """``run(fn, deadline, lane=...)`` and ``stream(make, deadline)`` over ``engine``."""
 
-    def stats(self) -> dict[str, int]:
-        """``{"busy": calls running, "waiting": calls waiting}`` (never blocks)."""
-        return {"busy": self._busy, "waiting": self._waiting, "slots": self.slots}
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.slots = self.engine.config.call_threads
+        self.queue = self.engine.config.queue_size
 
-    def _acquire(self, deadline: Deadline) -> None:
-        with self._lock:
-            if self._waiting >= self.queue:
-                raise GateFullError(
-                    f"the server is busy: {self._waiting} requests are waiting for a model; retry in a few seconds"
-                )
-            self._waiting += 1
-        try:  # short slices: a waiter whose client gave up leaves the line at once instead of at its deadline
-            got = False
-            while not got and not deadline.expired:
-                got = self._sem.acquire(timeout=min(0.05, max(0.001, deadline.remaining())))
-        finally:
-            with self._lock:
-                self._waiting -= 1
-        if not got:
-            if deadline.cancelled:
-                raise DeadlineExceeded(f"{deadline.what} was cancelled while it waited; nothing was done")
-            deadline.cancel()
-            raise DeadlineExceeded(f"{deadline.what} waited {deadline.limit_s:g} s for a free model and gave up")
-        with self._lock:
-            self._busy += 1
+    @classmethod
+    def sized(cls, slots: int = 1, queue: int = 4) -> ModelGate:
+        """A gate over a new engine with ``slots`` call threads and ``queue`` waiting jobs per worker (tests,
+        embedding the UI without ``sceneqa serve``)."""
+        from multimodal.engine.config import EngineConfig
 
-    def _release(self) -> None:
-        with self._lock:
-            self._busy -= 1
-        self._sem.release()
+        return cls(Engine(EngineConfig(call_threads=slots, queue_size=queue)))
 
-    def run(self, fn: Callable[[], T], deadline: Deadline, *, write: bool = False) -> T:
-        """Run ``fn`` holding a slot (blocking; call from a worker thread). Reads check ``deadline`` inside
-        (``check_deadline``) and stop when it passes; a write checks it once, when it starts, then runs to
-        completion, so a write is either applied and answered or never applied."""
-        self._acquire(deadline)
-        try:
-            if not deadline.try_start():
-                raise DeadlineExceeded(f"{deadline.what} was cancelled before it started; nothing was done")
-            with deadline_scope(None if write else deadline):
-                return fn()
-        finally:
-            self._release()
+    def stats(self) -> dict[str, object]:
+        """``{"busy": batches running, "waiting": jobs queued, "workers": {...}}`` (never blocks)."""
+        return self.engine.stats()
 
-    def stream(self, make: Callable[[], Iterator[T]], deadline: Deadline, *, buffer: int = 64) -> Iterator[T]:
-        """Iterate ``make()`` in a worker thread holding a slot; yield its items here. Closing this generator
-        (client gone) or the deadline passing cancels the worker, which stops at its next item or check and
-        frees the slot; the slot is never held across this generator's ``yield``."""
-        out: queue_mod.Queue = queue_mod.Queue(maxsize=buffer)
+    def run(self, fn: Callable[[], T], deadline: Deadline, *, write: bool = False, lane: str = "generic") -> T:
+        """``fn()`` on ``lane`` (blocking). Reads check ``deadline`` inside (``check_deadline``) and stop when it
+        passes; a write checks it once, when it starts, then runs to completion, so it is either applied and
+        answered or never applied."""
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}; use one of {', '.join(LANES)}")
+        if lane != "direct":
+            return self.engine.call(fn, deadline, lane=lane, write=write)
+        if not deadline.try_start():
+            raise DeadlineExceeded(f"{deadline.what} was cancelled before it started; nothing was done")
+        with deadline_scope(None if write else deadline):
+            return fn()
 
-        def put(item) -> bool:
-            while not deadline.expired:
-                try:
-                    out.put(item, timeout=0.1)
-                    return True
-                except queue_mod.Full:
-                    continue
-            return False
+    def stream(self, make: Callable[[], Iterator[T]], deadline: Deadline, *, lane: str = "answerer") -> Stream:
+        """Queue ``make()``'s iteration on ``lane`` now (:class:`GateFullError` at once when the queue is full)
+        and return its items as a :class:`Stream`; closing it (client gone) or the deadline passing stops the
+        producer at its next item or deadline check (a VLM at its next token)."""
+        return Stream(self.engine, make, deadline, lane)
 
-        def produce() -> None:
+
+class Stream:
+    """An iterator over items produced on a worker; :meth:`close` cancels the producer (also when never
+    iterated)."""
+
+    def __init__(self, engine: Engine, make: Callable[[], Iterator], deadline: Deadline, lane: str, buffer=64):
+        self.deadline = deadline
+        self._out: queue_mod.Queue = queue_mod.Queue(maxsize=buffer)
+        self._finished = False
+        self._job = engine.submit_call(self._produce(make), deadline, lane=lane)
+
+    def _put(self, item) -> bool:
+        while not self.deadline.expired:
             try:
+                self._out.put(item, timeout=0.1)
+                return True
+            except queue_mod.Full:
+                continue
+        return False
 
-                def body() -> None:
-                    items = make()
-                    try:
-                        for item in items:
-                            deadline.check("streaming")
-                            if not put(item):
-                                return
-                    finally:
-                        close = getattr(items, "close", None)
-                        if close is not None:
-                            close()  # a generating VLM stops its generation thread here
+    def _produce(self, make: Callable[[], Iterator]) -> Callable[[], None]:
+        def body() -> None:
+            items = make()
+            try:
+                for item in items:
+                    self.deadline.check("streaming")
+                    if not self._put(item):
+                        return
+            finally:
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()  # a generating VLM stops its generation thread here
+            self._put(_DONE)
 
-                self.run(body, deadline)
-                put(_DONE)
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                if deadline.cancelled:
-                    log.info("abandoned stream stopped: %s", exc)
-                put(exc)
+        return body
 
-        worker = threading.Thread(target=produce, name="sceneqa-stream", daemon=True)
-        worker.start()
-        try:
-            while True:
-                try:  # short polls: a consumer thread abandoned by its client notices the cancel quickly
-                    item = out.get(timeout=max(0.01, min(0.25, deadline.remaining())))
-                except queue_mod.Empty:
-                    if deadline.expired:
-                        deadline.cancel()
-                        raise DeadlineExceeded(
-                            f"{deadline.what} took longer than its {deadline.limit_s:g} s limit"
-                        ) from None
-                    continue
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            deadline.cancel()
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self):
+        if self._finished:
+            raise StopIteration
+        deadline = self.deadline
+        while True:
+            try:  # short polls: a consumer abandoned by its client notices the cancel quickly
+                item = self._out.get(timeout=max(0.01, min(0.1, deadline.remaining())))
+            except queue_mod.Empty:
+                if self._job.done and self._job.error is not None:
+                    self.close()
+                    raise self._job.error from None
+                if deadline.expired:
+                    why = (
+                        "was cancelled" if deadline.cancelled else f"took longer than its {deadline.limit_s:g} s limit"
+                    )
+                    self.close()
+                    raise DeadlineExceeded(f"{deadline.what} {why}") from None
+                continue
+            if item is _DONE:
+                self.close()
+                raise StopIteration
+            return item
+
+    def close(self) -> None:
+        """Stop the producer (at its next item or check); the worker is free again soon after."""
+        self._finished = True
+        self.deadline.cancel()

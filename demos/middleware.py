@@ -1,17 +1,25 @@
 """ASGI guards in front of the whole server (API and UI): trusted ``Host`` names (DNS rebinding), no writes
 from a foreign ``Origin`` (CSRF), request bodies capped while they stream in (not only by
 ``Content-Length``), and login back-off. Each answers with the API's one error shape ``{"error": ...}``.
-Pure ASGI (no ``BaseHTTPMiddleware``), so streaming responses and disconnects pass through untouched."""
+Outermost of all, :class:`RequestLog` counts and logs every request. Pure ASGI (no ``BaseHTTPMiddleware``),
+so streaming responses and disconnects pass through untouched."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
+from multimodal.engine.jobs import RequestTimings, timings_scope
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+access_log = logging.getLogger("sceneqa.serve.requests")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -207,3 +215,50 @@ class LoginThrottle:
             self.record(client, ok=False)
         elif status.get("code") == 200:
             self.record(client, ok=True)
+
+
+class RequestLog:
+    """One log line per HTTP request (``sceneqa.serve.requests``, INFO: request id, method, route, status,
+    and milliseconds queued for models, on models, in total) and ``observe(route, method, status, seconds)``
+    (the metrics). The route is the matched route's template (``/v1/items/{item_id}``), never the raw path,
+    so labels stay few; the request id is the client's ``X-Request-ID`` when it is a short token, else new,
+    and is sent back in ``X-Request-ID``."""
+
+    def __init__(self, app, observe: Callable[[str, str, int, float], None] | None = None) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = _header(scope, b"x-request-id") or ""
+        rid = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:16]
+        t0 = time.perf_counter()
+        status = {"code": 500}
+
+        async def stamped(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        timings = RequestTimings()
+        try:
+            with timings_scope(timings):
+                await self.app(scope, receive, stamped)
+        finally:
+            total = time.perf_counter() - t0
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            if self.observe is not None:
+                self.observe(route, scope["method"], status["code"], total)
+            access_log.info(
+                "request %s %s %s %d queue=%.1fms model=%.1fms total=%.1fms",
+                rid,
+                scope["method"],
+                route,
+                status["code"],
+                timings.queue_s * 1000,
+                timings.model_s * 1000,
+                total * 1000,
+            )

@@ -1,10 +1,10 @@
-"""Model work for async routes: run a call through the :class:`ModelGate` in a worker thread with the request's
-deadline, answer 504 at the deadline and cancel the work (it stops at its next check, or is never started),
-refuse at once with 503 when the line is full, and stream a generator's items without holding anything
-across an ``await`` of the client.
+"""Model work for async routes: run a call through the :class:`ModelGate` in a thread of our own with the
+request's deadline, answer 504 at the deadline and cancel the work (it stops at its next check, or is dropped
+from its worker's queue unseen), refuse at once with 503 when a line is full, and stream a generator's items
+without holding anything across an ``await`` of the client.
 
-Worker threads come from a limiter of our own, so model work can never take the threads that health checks,
-logins and file responses need."""
+Threads come from a limiter of our own, so model work can never take the threads that health checks, logins
+and file responses need; ``capacity`` requests at most are in flight (running or waiting) at once."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ _END = object()
 
 
 class ModelCalls:
-    def __init__(self, gate: ModelGate, timeout_s: float) -> None:
+    def __init__(self, gate: ModelGate, timeout_s: float, capacity: int | None = None) -> None:
         self.gate = gate
         self.timeout_s = timeout_s
-        self.capacity = gate.slots + gate.queue
+        self.capacity = capacity or gate.slots + gate.queue
         self._limiter: anyio.CapacityLimiter | None = None
         self._pending = 0
         self._lock = threading.Lock()
@@ -44,8 +44,9 @@ class ModelCalls:
     def _enter(self) -> None:
         with self._lock:
             if self._pending >= self.capacity:
+                self.gate.engine.observer.rejected("requests")  # the in-flight cap, before any worker queue
                 raise GateFullError(
-                    f"the server is busy ({self._pending} model requests running or waiting); retry in a few seconds"
+                    f"the server is busy ({self._pending} model requests running or waiting); retry in a second"
                 )
             self._pending += 1
 
@@ -56,16 +57,18 @@ class ModelCalls:
     def deadline(self, what: str = "the request") -> Deadline:
         return Deadline(self.timeout_s, what)
 
-    async def run(self, fn: Callable[[], T], *, write: bool = False, what: str = "the request", receive=None) -> T:
-        """``fn()`` in a worker thread holding a model slot. Reads are cancelled at the deadline (504) or when
-        the client hangs up (``receive``: the request's ASGI receive, read after the body for a disconnect); a
+    async def run(
+        self, fn: Callable[[], T], *, write: bool = False, what: str = "the request", receive=None, lane="generic"
+    ) -> T:
+        """``fn()`` on ``lane`` (see :class:`ModelGate`). Reads are cancelled at the deadline (504) or when the
+        client hangs up (``receive``: the request's ASGI receive, read after the body for a disconnect); a
         write is cancelled only if it has not started, otherwise it finishes and its result is returned."""
         self._enter()
         deadline = self.deadline(what)
 
         def call():
             try:
-                return self.gate.run(fn, deadline, write=write)
+                return self.gate.run(fn, deadline, write=write, lane=lane)
             except Exception as exc:
                 if deadline.cancelled and not isinstance(exc, DeadlineExceeded):
                     log.warning("abandoned %s failed after its client was answered: %s", what, exc)
@@ -94,23 +97,60 @@ class ModelCalls:
             if watcher is not None:
                 watcher.cancel()
 
-    async def stream(self, make: Callable[[], Iterator[T]], what: str = "the request") -> AsyncIterator[T]:
-        """Items of ``make()`` produced in a worker thread (holding a slot) and read here. The deadline, a
-        client that hangs up (this generator closed or cancelled) or an error stops the producer."""
+    def open_stream(
+        self, make: Callable[[], Iterator[T]], what: str = "the request", lane: str = "answerer"
+    ) -> CallStream:
+        """Queue ``make()`` on ``lane`` now (503 at once when full, before any response starts) and return its
+        items, read here. The deadline, a client that hangs up (the iterator closed or cancelled, or
+        :meth:`CallStream.close`) or an error stops the producer."""
         self._enter()
-        deadline = self.deadline(what)
-        items = self.gate.stream(make, deadline)
+        try:
+            items = self.gate.stream(make, self.deadline(what), lane=lane)
+        except BaseException:
+            self._leave()
+            raise
+        return CallStream(self, items)
+
+    async def stream(self, make: Callable[[], Iterator[T]], what: str = "the request") -> AsyncIterator[T]:
+        """Like :meth:`open_stream`, queued when first iterated."""
+        items = self.open_stream(make, what)
+        try:
+            async for item in items:
+                yield item
+        finally:
+            items.close()
+
+
+class CallStream:
+    """Async iteration over a :class:`demos.gate.Stream`; :meth:`close` (idempotent) stops the producer and
+    frees the request's place, also when the iteration never started (pass it as the response's background
+    task: a client that hangs up before the first byte still frees it)."""
+
+    def __init__(self, calls: ModelCalls, items) -> None:
+        self._calls = calls
+        self._items = items
+        self._closed = False
+
+    def __aiter__(self):
+        return self._read()
+
+    async def _read(self):
         try:
             while True:
                 item = await anyio.to_thread.run_sync(
-                    partial(next, items, _END), abandon_on_cancel=True, limiter=self.limiter
+                    partial(next, self._items, _END), abandon_on_cancel=True, limiter=self._calls.limiter
                 )
                 if item is _END:
                     return
                 yield item
         finally:
-            deadline.cancel()
-            self._leave()
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._items.close()
+            self._calls._leave()
 
 
 async def _disconnected(receive) -> None:

@@ -34,6 +34,7 @@ class WebConfig:
     allowed_hosts: tuple[str, ...] = ()
     max_request_megapixels: float = 100.0
     max_connections: int = 256
+    inspectors_dir: Path | None = None  # where inspectors live (None: CACHE/inspectors); demos/inspect_api.py
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

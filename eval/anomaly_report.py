@@ -35,27 +35,54 @@ def image_metrics(scored: Scored, threshold: float, size_split: int) -> dict[str
             per[f"{name} (<{size_split} px)" if name == "small" else f"{name} (>={size_split} px)"] = auroc(
                 s[keep], bad[keep]
             )
-    pred = s >= threshold
-    tp, fp, fn = int((pred & bad).sum()), int((pred & ~bad).sum()), int((~pred & bad).sum())
-    prec, rec = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    at = at_threshold(s, bad, threshold)
     probs = np.array(scored.probabilities)[~bad]
     verdicts = np.array(scored.verdicts)
     return {
         "image_auroc": per,
         "counts": {"good": int((~bad).sum()), "defective": int(bad.sum()), **_size_counts(px[bad], size_split)},
-        "at_threshold": {
-            "precision": prec,
-            "recall": rec,
-            "f1": 2 * prec * rec / max(1e-12, prec + rec),
-            "false_alarm_rate": fp / max(1, int((~bad).sum())),
-            "miss_rate": fn / max(1, int(bad.sum())),
-        },
+        "at_threshold": at,
         "verdicts": {
             truth: {v: int((verdicts[sel] == v).sum()) for v in ("ok", "cannot tell", "defect")}
             for truth, sel in (("good", ~bad), ("defective", bad))
         },
         "good_probability_at_least": {str(q): float((probs >= q).mean()) for q in (0.9, 0.95, 0.99)},
     }
+
+
+def at_threshold(s: np.ndarray, bad: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall, F1, false alarms (count and rate over good images) and misses at ``threshold``
+    (a score at or above it is flagged)."""
+    pred = s >= threshold
+    tp, fp, fn = int((pred & bad).sum()), int((pred & ~bad).sum()), int((~pred & bad).sum())
+    prec, rec = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    return {
+        "precision": prec,
+        "recall": rec,
+        "f1": 2 * prec * rec / max(1e-12, prec + rec),
+        "false_alarms": fp,
+        "false_alarm_rate": fp / max(1, int((~bad).sum())),
+        "miss_rate": fn / max(1, int(bad.sum())),
+    }
+
+
+def threshold_rules(scored: Scored, calibration) -> dict[str, dict[str, float]]:
+    """Every threshold rule applied to the same held-back good scores (the fitted inspector's), measured on the
+    test split: the rule is chosen by its guarantee and on fit data, never here; this shows what each gives."""
+    from multimodal.inspect.calibrate import METHODS, fit_calibration
+
+    s, bad = np.array(scored.scores), np.array([t.defective for t in scored.items])
+    held, a = np.array(calibration.good_scores), calibration.false_alarm
+    if len(held) < 2:
+        return {}
+    out = {}
+    for method in METHODS:
+        cal = fit_calibration(held, a, method)
+        rates = at_threshold(s, bad, cal.threshold)
+        out[cal.method] = {"threshold": cal.threshold, "guaranteed": cal.guaranteed, **rates}
+    plug_in = calibration.loc - calibration.scale * np.log(-np.log(1.0 - a))  # the rule before (gumbel-moments)
+    out["gumbel-moments"] = {"threshold": float(plug_in), "guaranteed": a, **at_threshold(s, bad, plug_in)}
+    return out
 
 
 def _size_counts(px: np.ndarray, split: int) -> dict[str, int]:
@@ -76,7 +103,7 @@ def run_eval_anomaly(args: argparse.Namespace, config) -> int:
         image_size=args.size, bank=args.bank, coreset=args.coreset, dims=args.dims, false_alarm=args.false_alarm
     )
     spec = args.backbone or ("tiny" if config.tier == "tiny" else "lite")
-    backbone = create_backbone(spec)
+    backbone = create_backbone(spec, offline=config.offline)
     if not args.quiet:
         print(f"sceneqa: {header_line()}", file=sys.stderr)
         print(f"sceneqa: inspect backbone {spec}: {backbone.info.description}", file=sys.stderr)
@@ -102,6 +129,7 @@ def evaluate(data, backbone, fit_config, verdict, options: EvalOptions, out: Pat
         "fit_seconds": round(fit_seconds, 2),
         "inspect_time_per_image": summarize_times(scored.seconds_per_image, options.batch_size),
         **image_metrics(scored, threshold, options.size_split),
+        "threshold_rules": threshold_rules(scored, inspector.state.calibration),
         "pixel_auroc": pixel_aurocs(scored.pixels) if data.has_masks else {},
         "roc": dict(zip(("fpr", "tpr"), (v.round(5).tolist() for v in roc_points(np.array(scored.scores), bad)))),
     }
@@ -157,6 +185,12 @@ def markdown_sections(r: dict) -> list[tuple[str, str]]:
         + "\n\n"
         + table([(truth, *c.values()) for truth, c in r["verdicts"].items()], ("truth", "ok", "cannot tell", "defect"))
     )
+    rules = table(
+        [(k, v["threshold"], v["guaranteed"], v["false_alarms"], v["false_alarm_rate"], v["f1"])
+         for k, v in r.get("threshold_rules", {}).items()],
+        ("threshold rule (same held-back scores)", "threshold", "target", "false alarms", "rate", "F1"),
+    )  # fmt: skip
+    thr += "\n\n" + rules
     calib = table([(f">= {q}", v) for q, v in r["good_probability_at_least"].items()], ("good images with p", "share"))
     sections = [("Setup", setup), ("AUROC", aurocs), ("At the threshold", thr), ("Probability on good images", calib)]
     if "few_shot" in r:
@@ -170,8 +204,14 @@ def format_summary(r: dict) -> str:
     lines += [f"pixel AUROC {k}: {v:.4f}" for k, v in r["pixel_auroc"].items()]
     at = r["at_threshold"]
     lines.append(
-        f"at threshold {r['inspector']['threshold']}: F1 {at['f1']:.3f}, false alarms {at['false_alarm_rate']:.3f}"
+        f"at threshold {r['inspector']['threshold']}: F1 {at['f1']:.3f}, false alarms {at['false_alarm_rate']:.3f} "
+        f"({at['false_alarms']}/{r['counts']['good']} good)"
     )
+    for k, v in r.get("threshold_rules", {}).items():
+        lines.append(
+            f"  rule {k}: threshold {v['threshold']:.4g} (target {v['guaranteed']:.3g}): false alarms "
+            f"{v['false_alarms']}/{r['counts']['good']} = {v['false_alarm_rate']:.3f}, F1 {v['f1']:.3f}"
+        )
     if "few_shot" in r:
         fs = r["few_shot"]
         lines.append(f"few-shot ({fs['good_images']} good images): image AUROC {fs['image_auroc']:.4f}")

@@ -29,7 +29,7 @@ from eval.report import table, write_json, write_markdown
 from eval.requires import require
 from multimodal.errors import ConfigError
 from multimodal.teach.features import Features, default_spec, extract
-from multimodal.teach.head import HeadConfig, fit_head, fit_lr, log_softmax, prototypes
+from multimodal.teach.head import HeadConfig, fit_head, fit_lr, log_softmax, prototypes, thread_limit
 from multimodal.teach.teach import zeroshot_logp
 
 METHODS = ("zero-shot", "lr-embedding", "ncm-embedding", "lr-features", "teach", "teach+text")
@@ -191,7 +191,9 @@ def run_fewshot_eval(
     for k in shots:
         for seed in range(seeds):
             support, query = fewshot_split(fs.y, k, seed)
-            runs.setdefault(k, []).append({"seed": seed, **evaluate_split(fs, support, query, config)})
+            with thread_limit(config.blas_threads):  # the baselines' fits too (fit_head limits its own)
+                result = evaluate_split(fs, support, query, config)
+            runs.setdefault(k, []).append({"seed": seed, **result})
             print(f"sceneqa: {k}-shot seed {seed}: " + _line(runs[k][-1]), file=sys.stderr)
     summary = summarise(runs)
     report = {
@@ -211,6 +213,8 @@ def run_fewshot_eval(
             "proto_grid": config.proto_grid,
             "text_grid": config.text_grid,
             "criterion": config.criterion,
+            "folds": config.folds,
+            "blas_threads": config.blas_threads,
         },
         "summary": summary,
         "runs": {str(k): v for k, v in runs.items()},

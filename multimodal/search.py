@@ -9,16 +9,19 @@ import numpy as np
 from multimodal.encoders.base import l2_normalize
 from multimodal.errors import ConfigError, EmptyInputError
 from multimodal.images import ImageSource, load_image
+from multimodal.search_tune import TEXT_WEIGHT, fused_text_search, tuned_query
 from multimodal.services import Services
 from retrieval.catalog import Catalog
 from retrieval.filters import parse_filter
+from retrieval.tune import load_tuned
 from retrieval.vector_index import SearchParams
 
 
 @dataclass(frozen=True)
 class SearchRequest:
     """weight: share of the image in a text+image query (0..1); negative_weight: how far to push away from
-    ``negative``; hybrid: fuse FTS5 keyword ranks of ``text`` with vector ranks (RRF)."""
+    ``negative``; hybrid: fuse FTS5 keyword ranks of ``text`` with vector ranks (RRF); tune: map ``text`` with the
+    index's tuned map (``sceneqa index tune``) when it has one (``False``: the encoder's own text embedding)."""
 
     text: str | None = None
     image: ImageSource | None = None
@@ -32,6 +35,7 @@ class SearchRequest:
     hybrid: bool = False
     ef_search: int = 64
     nprobe: int = 32
+    tune: bool = True
 
     def __post_init__(self) -> None:
         if self.text is None and self.image is None and self.like is None:
@@ -65,8 +69,10 @@ def search_catalog(services: Services, catalog: Catalog, req: SearchRequest) -> 
     enc = services.encoder
     parts: list[tuple[np.ndarray, float]] = []
     text_w = 1.0 - req.weight if req.image is not None or req.like else 1.0
+    tuned = load_tuned(catalog.folder, encoder=enc.spec, dim=enc.dim) if req.text and req.tune else None
     if req.text:
-        parts.append((enc.embed_texts([req.text])[0], text_w))
+        text_q, text_feats = tuned_query(enc, tuned, req.text) if tuned else (enc.embed_texts([req.text])[0], None)
+        parts.append((text_q, text_w))
     visual_w = req.weight if req.text else 1.0
     if req.image is not None:
         img = load_image(req.image, limits=services.config.image_limits, draft_size=enc.image_size, name=req.image_name)
@@ -75,14 +81,20 @@ def search_catalog(services: Services, catalog: Catalog, req: SearchRequest) -> 
         parts.append((catalog.vector_of(req.like), visual_w))
     negative = enc.embed_texts([req.negative])[0] if req.negative else None
     query = compose_query(parts, negative, req.negative_weight)
-    hits = catalog.search(
-        query,
-        req.k,
-        filters=[parse_filter(f) for f in req.filters],
-        params=SearchParams(ef_search=req.ef_search, nprobe=req.nprobe),
-        keyword=req.text if req.hybrid else None,
-        exclude_ids=(req.like,) if req.like else (),
-    )
+    filters = [parse_filter(f) for f in req.filters]
+    params = SearchParams(ef_search=req.ef_search, nprobe=req.nprobe)
+    fuse_text = tuned is not None and len(tuned.item_vids) > 0 and len(parts) == 1 and not req.hybrid
+    if fuse_text:  # a text-only query also matches each item's own text (multimodal.search_tune)
+        hits = fused_text_search(catalog, tuned, query, text_feats, req.k, filters=filters, params=params)
+    else:
+        hits = catalog.search(
+            query,
+            req.k,
+            filters=filters,
+            params=params,
+            keyword=req.text if req.hybrid else None,
+            exclude_ids=(req.like,) if req.like else (),
+        )
     return {
         "results": [h.as_dict() for h in hits],
         "query": {
@@ -94,6 +106,8 @@ def search_catalog(services: Services, catalog: Catalog, req: SearchRequest) -> 
             "filters": list(req.filters),
             "k": req.k,
             "hybrid": req.hybrid,
+            "tuned": tuned is not None,
+            "item_text_weight": TEXT_WEIGHT if fuse_text else 0.0,
             "encoder": enc.spec,
             "tier": services.tier.tier,
             "index": str(catalog.folder),

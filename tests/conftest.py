@@ -95,5 +95,5 @@ def ctx(tiny_services, tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))
     handle = CatalogHandle(tmp_path / "idx", tiny_services)
-    yield UiContext(tiny_services, handle, ModelGate(1, 4), root, request_timeout_s=60)
+    yield UiContext(tiny_services, handle, ModelGate.sized(1, 4), root, request_timeout_s=60)
     handle.close()

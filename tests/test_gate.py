@@ -1,5 +1,6 @@
-"""The model gate and deadlines: never held across a yield, released on disconnect and error, waits bounded,
-cancelled work never started, a full line refused at once (issue 12: H1, H2, D2)."""
+"""The model gate (over the serving engine's call workers) and deadlines: never held across a yield, released
+on disconnect and error, waits bounded, cancelled work never started, a full line refused at once (issue 12:
+H1, H2, D2; issue 18)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ import pytest
 from demos.gate import GateFullError, ModelGate
 from demos.model_calls import ModelCalls
 from multimodal.deadline import Deadline, DeadlineExceeded, check_deadline, deadline_scope
+from multimodal.engine.config import EngineConfig
+from multimodal.engine.engine import Engine
+
+
+def make_gate(slots: int, queue: int) -> ModelGate:
+    """A gate over call workers only (``slots`` threads each, ``queue`` waiting)."""
+    return ModelGate(Engine(EngineConfig(call_threads=slots, queue_size=queue)))
 
 
 def test_deadline_check_and_scope():
@@ -29,7 +37,7 @@ def test_deadline_check_and_scope():
 
 
 def test_stream_closed_before_first_item_frees_the_gate():
-    gate = ModelGate(1, 4)
+    gate = make_gate(1, 4)
     produced = []
 
     def slow_items():
@@ -43,7 +51,7 @@ def test_stream_closed_before_first_item_frees_the_gate():
     assert next(items) == 0
     items.close()  # the client hung up
     t0 = time.monotonic()
-    gate.run(lambda: None, Deadline(1.0))  # the next request gets the slot at once
+    gate.run(lambda: None, Deadline(1.0), lane="answerer")  # the next request gets the worker at once
     assert time.monotonic() - t0 < 0.5
     time.sleep(0.1)
     n = len(produced)
@@ -51,14 +59,26 @@ def test_stream_closed_before_first_item_frees_the_gate():
     assert len(produced) == n < 1000  # the producer stopped
 
 
-def test_stream_never_iterated_does_not_take_the_gate():
-    gate = ModelGate(1, 4)
-    gate.stream(lambda: iter([1, 2]), Deadline(30))  # created, never started: nothing held
-    gate.run(lambda: None, Deadline(0.2))
+def test_stream_closed_without_being_iterated_frees_the_gate():
+    gate = make_gate(1, 4)
+    produced = []
+
+    def endless():
+        while True:
+            check_deadline("item")
+            time.sleep(0.005)
+            produced.append(1)
+            yield 1
+
+    gate.stream(endless, Deadline(30)).close()  # queued, then its client went away before reading
+    gate.run(lambda: None, Deadline(2.0), lane="answerer")  # the worker is free again
+    n = len(produced)
+    time.sleep(0.1)
+    assert len(produced) == n  # the producer stopped
 
 
 def test_wait_for_the_gate_has_a_deadline_and_cancelled_work_never_starts():
-    gate = ModelGate(1, 4)
+    gate = make_gate(1, 4)
     release = threading.Event()
     holder = threading.Thread(target=gate.run, args=(release.wait, Deadline(30)))
     holder.start()
@@ -78,7 +98,7 @@ def test_wait_for_the_gate_has_a_deadline_and_cancelled_work_never_starts():
 
 
 def test_full_line_is_refused_at_once():
-    gate = ModelGate(1, 1)
+    gate = make_gate(1, 1)
     release = threading.Event()
     threading.Thread(target=gate.run, args=(release.wait, Deadline(30)), daemon=True).start()
     time.sleep(0.05)
@@ -94,7 +114,7 @@ def test_full_line_is_refused_at_once():
 
 
 def test_error_releases_the_gate():
-    gate = ModelGate(1, 2)
+    gate = make_gate(1, 2)
 
     def boom():
         raise ValueError("bad")
@@ -107,7 +127,7 @@ def test_error_releases_the_gate():
 
 def test_model_calls_timeout_stops_reads_and_never_applies_late_writes():
     async def scenario():
-        calls = ModelCalls(ModelGate(1, 8), timeout_s=0.3)
+        calls = ModelCalls(make_gate(1, 8), timeout_s=0.3)
         steps = []
 
         def long_read():
@@ -144,7 +164,7 @@ def test_model_calls_timeout_stops_reads_and_never_applies_late_writes():
 
 def test_model_calls_stream_cancel_frees_the_gate():
     async def scenario():
-        gate = ModelGate(1, 8)
+        gate = make_gate(1, 8)
         calls = ModelCalls(gate, timeout_s=30)
 
         def items():
@@ -157,7 +177,7 @@ def test_model_calls_stream_cancel_frees_the_gate():
         assert await agen.__anext__() == 0
         await agen.aclose()
         t0 = time.monotonic()
-        await calls.run(lambda: None)
+        await calls.run(lambda: None, lane="answerer")  # the worker the stream ran on
         assert time.monotonic() - t0 < 0.5 and gate.stats()["busy"] == 0
 
     asyncio.run(scenario())
@@ -165,7 +185,7 @@ def test_model_calls_stream_cancel_frees_the_gate():
 
 def test_failures_of_abandoned_work_are_logged(caplog):
     async def scenario():
-        calls = ModelCalls(ModelGate(1, 4), timeout_s=0.1)
+        calls = ModelCalls(make_gate(1, 4), timeout_s=0.1)
 
         def fails_late():
             time.sleep(0.3)

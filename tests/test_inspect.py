@@ -11,7 +11,7 @@ import pytest
 from multimodal.errors import ConfigError, UnknownNameError
 from multimodal.inspect import FitConfig, Inspector, VerdictConfig, create_backbone, fit_inspector
 from multimodal.inspect.bank import BankSearch, build_bank, fit_reduction
-from multimodal.inspect.calibrate import Calibration, fit_calibration
+from multimodal.inspect.calibrate import Calibration, fit_calibration, predictive_factor
 from multimodal.inspect.coreset import coreset, covering_radius, greedy_k_center
 from multimodal.inspect.errors import InspectorError
 from multimodal.inspect.features import input_shape
@@ -105,23 +105,57 @@ def test_coreset_bank_of_everything_is_exact_nearest_neighbour_search():
 # --- calibration ---------------------------------------------------------------------------------------
 
 
-def test_threshold_is_the_gumbel_quantile_of_the_held_back_scores():
-    scores = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+def test_threshold_is_the_gumbel_predictive_bound_of_the_held_back_scores():
+    scores = np.array([5.0, 1.0, 2.0, 3.0, 4.0])
     cal = fit_calibration(scores, 0.01)
     scale = scores.std(ddof=1) * math.sqrt(6) / math.pi
     loc = scores.mean() - 0.5772156649 * scale
     assert cal.scale == pytest.approx(scale, rel=1e-9) and cal.loc == pytest.approx(loc, rel=1e-9)
-    assert cal.threshold == pytest.approx(loc - scale * math.log(-math.log(0.99)), rel=1e-9)
-    assert cal.probability(cal.threshold) == pytest.approx(0.99, abs=1e-9)
+    c = predictive_factor(5, 0.01)
+    assert cal.threshold == pytest.approx(scores.mean() + c * scores.std(ddof=1), rel=1e-9)
+    # with 5 scores the bound lies well above the plug-in 0.99 quantile (the fitted tail is uncertain)
+    assert cal.threshold > loc - scale * math.log(-math.log(0.99)) + scale
     assert cal.probability(loc) == pytest.approx(math.exp(-1), abs=1e-9)
-    assert cal.held_back == 5 and cal.held_back_max == 5.0
+    assert cal.probability(cal.threshold) > 0.99
+    assert cal.held_back == 5 and cal.held_back_max == 5.0 and cal.good_scores == (1.0, 2.0, 3.0, 4.0, 5.0)
+    assert cal.method == "gumbel-predictive" and cal.guaranteed == 0.01
 
 
-def test_gumbel_threshold_keeps_its_false_alarm_rate_on_gumbel_scores():
-    rng = np.random.default_rng(0)
-    held, fresh = rng.gumbel(10, 2, 400), rng.gumbel(10, 2, 100_000)
-    cal = fit_calibration(held, 0.05)
-    assert (fresh >= cal.threshold).mean() == pytest.approx(0.05, abs=0.02)
+@pytest.mark.parametrize("n,a", [(8, 0.05), (47, 0.01)])
+def test_gumbel_predictive_bound_keeps_its_rate_on_average_where_the_plug_in_does_not(n, a):
+    # the realised false-alarm rate of a threshold fitted to n Gumbel scores, averaged over 4000 draws
+    # (exact per draw: the Gumbel survival function at the threshold); independent of the simulation's seed
+    rng = np.random.default_rng(7)
+    draws = rng.gumbel(3.0, 0.5, size=(4000, n))
+    mean, std = draws.mean(axis=1), draws.std(axis=1, ddof=1)
+
+    def rate(thr):
+        return float(np.mean(1 - np.exp(-np.exp(-(thr - 3.0) / 0.5))))
+
+    assert rate(mean + predictive_factor(n, a) * std) == pytest.approx(a, rel=0.1)
+    b = std * math.sqrt(6) / math.pi
+    plug_in = mean - 0.5772156649 * b - b * math.log(-math.log(1 - a))
+    assert rate(plug_in) > 1.2 * a
+
+
+def test_conformal_threshold_is_the_order_statistic_and_says_when_it_cannot_reach_the_rate():
+    scores = np.arange(1.0, 200.0)  # 199 scores: k = ceil(200 * 0.99) = 198
+    cal = fit_calibration(scores, 0.01, "conformal")
+    assert cal.method == "conformal" and cal.guaranteed == 0.01
+    assert 198.0 < cal.threshold < 198.0 + 1e-9  # just above the 198th smallest: equal is not an alarm
+    few = fit_calibration(np.arange(1.0, 48.0), 0.01, "conformal")  # 47 scores cannot guarantee 1 %
+    assert few.threshold > 47.0 and few.guaranteed == pytest.approx(1 / 48)
+    assert "only guarantee a false-alarm rate of 1/48" in few.describe() and "needs 99" in few.describe()
+
+
+def test_conformal_threshold_holds_its_rate_on_any_law():
+    rng = np.random.default_rng(3)
+    n, a = 99, 0.05
+    held, fresh = rng.lognormal(0, 1.5, size=(2000, n)), rng.lognormal(0, 1.5, size=2000)
+    thr = np.array([fit_calibration(h, a, "conformal").threshold for h in held[:400]])
+    assert (fresh[:400] >= thr).mean() <= a + 0.03
+    with pytest.raises(InspectorError, match="not one of gumbel, conformal"):
+        fit_calibration(held[0], a, "quantile")
 
 
 def test_verdict_bands():

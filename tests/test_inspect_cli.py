@@ -160,7 +160,10 @@ def test_eval_anomaly_writes_the_report(cache_dir, tmp_path, capsys):
     assert report["image_auroc"]["all"] >= 0.9 and report["image_auroc"]["blob"] == report["image_auroc"]["all"]
     assert report["pixel_auroc"]["all"] >= 0.9 and "small" in report["pixel_auroc"]
     assert report["counts"] == {"good": 4, "defective": 4, "small (<400 px)": 4, "large (>=400 px)": 0}
-    assert set(report["at_threshold"]) == {"precision", "recall", "f1", "false_alarm_rate", "miss_rate"}
+    assert set(report["at_threshold"]) == {"precision", "recall", "f1", "false_alarms", "false_alarm_rate", "miss_rate"}
+    rules = report["threshold_rules"]
+    assert set(rules) == {"gumbel-predictive", "conformal", "gumbel-moments"}
+    assert rules["gumbel-predictive"]["threshold"] == pytest.approx(report["inspector"]["threshold"], abs=1e-4)
     assert report["few_shot"]["good_images"] == 4 and report["roc"]["fpr"][0] == 0.0
     assert (out / "roc.png").is_file() and (out / "report.md").is_file() and len(report["examples"]) == 3
     assert all((out / e).is_file() for e in report["examples"])

@@ -17,7 +17,7 @@ from multimodal.errors import DependencyError
 from tests.code_size import long_files, long_functions
 from tests.import_graph import LAYERS, ROOT, circles, graph, library_files, upward_arrows
 
-EVAL_ONLY = {"easy_vqa", "matplotlib", "httpx"}  # import names of the `eval` extra
+EVAL_ONLY = {"easy_vqa", "httpx"}  # import names of the `eval` extra (matplotlib is core: the Teach tab's plot)
 
 
 def test_no_upward_arrow():

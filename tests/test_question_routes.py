@@ -76,6 +76,11 @@ ROUTES = [
     ("What is written on the sign?", "text", "", False),
     ("What does the sign say?", "text", "", False),
     ("What words are on the banner?", "text", "", False),
+    # where-questions (issue 17): the thing to find; questions about the photo itself stay open
+    ("Where is the cat?", "where", "cat", False),
+    ("Where's the red car in this picture?", "where", "red car", False),
+    ("Show me where the dogs are", "where", "dogs", False),
+    ("Where was this taken?", "open", "", False),
     # not text, not identification: left open
     ("What time does the clock show?", "open", "", False),
     ("What time is it?", "open", "", False),

@@ -37,6 +37,45 @@ def test_separable_clusters_are_classified_and_cross_validated():
     assert set(head.cv.per_label) == set(labels_of(4))
 
 
+def test_confusion_counts_are_the_out_of_fold_predictions():
+    x, y, _ = clusters(n_labels=3, per_label=6, spread=0.9, seed=3)  # overlapping: some held-out errors
+    head = fit_head(x, y, labels_of(3), config=FAST)
+    conf = np.array(head.cv.confusion)
+    assert conf.shape == (3, 3) and conf.sum() == head.cv.held_out
+    assert conf.sum(axis=1).tolist() == [6, 6, 6]  # every example held out once
+    assert np.trace(conf) / conf.sum() == pytest.approx(head.cv.accuracy)
+    per_label = {f"label{k}": conf[k, k] / conf[k].sum() for k in range(3)}
+    assert head.cv.per_label == pytest.approx(per_label)
+    assert head.cv.as_dict()["confusion"] == conf.tolist()
+
+
+def test_fits_run_with_the_configured_blas_threads_and_restore_them(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import multimodal.teach.head as head_module
+
+    seen = []
+    real = head_module.fit_lr
+
+    def spy(*args, **kwargs):
+        seen.append({i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(head_module, "fit_lr", spy)
+    x, y, _ = clusters(n_labels=3, per_label=4)
+    with threadpool_limits(limits=2):  # what a 2-core machine starts with
+        outside = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        fit_head(x, y, labels_of(3), config=FAST)
+        assert seen and all(set(s.values()) == {1} for s in seen)
+        assert set(seen[0]) >= set(outside)  # every BLAS loaded outside is limited inside
+        assert {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == outside
+        seen.clear()
+        fit_head(x, y, labels_of(3), config=HeadConfig(**{**FAST.__dict__, "blas_threads": None}))
+        assert seen and all(s == outside for s in seen)
+    with pytest.raises(LabelSetError, match="blas_threads must be >= 1"):
+        HeadConfig(blas_threads=0)
+
+
 def test_noise_features_fail_and_the_head_is_not_better_than_chance():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 16))

@@ -121,8 +121,18 @@ def test_save_load_roundtrip_keeps_head_and_provenance(tmp_path):
     meta = json.loads((path / "labelset.json").read_text())
     assert meta["encoder"] == {"spec": "tiny:open_clip", "dim": 8, "family": "open_clip"}
     assert meta["cv"]["accuracy"] == ls.head.cv.accuracy
+    assert back.head.cv.confusion == ls.head.cv.confusion and len(back.head.cv.confusion) == 3
     assert [e["sha256"] for e in meta["examples"]] == [e.sha256 for e in ls.examples]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_confusion_of_the_wrong_shape_is_damage(tmp_path):
+    path = save_labelset(tmp_path, make_labelset())
+    meta = json.loads((path / "labelset.json").read_text())
+    meta["cv"]["confusion"] = [[1, 0], [0, 1]]
+    (path / "labelset.json").write_text(json.dumps(meta))
+    with pytest.raises(LabelSetError, match="damaged.*confusion counts are not 3 x 3"):
+        load_labelset(tmp_path, "shoes")
 
 
 def test_another_encoder_is_refused_naming_both(tmp_path):

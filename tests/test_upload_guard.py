@@ -173,7 +173,9 @@ def test_handlers_read_only_uploads(tiny_services, layout, tmp_path, monkeypatch
 
     root, upload, secret = layout
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))  # build_demo sets it; restored after the test
-    demo = build_demo(tiny_services, CatalogHandle(tmp_path / "idx", tiny_services), ModelGate(1, 4), upload_root=root)
+    demo = build_demo(
+        tiny_services, CatalogHandle(tmp_path / "idx", tiny_services), ModelGate.sized(1, 4), upload_root=root
+    )
     fns = {f.fn.__name__: f.fn for f in demo.fns.values() if f.fn is not None}
     for bad in ("/etc/hostname", str(secret), str(root / "abc" / "link.txt"), f"{root}/../outside/secret.txt"):
         calls = {
@@ -201,7 +203,7 @@ def test_ask_does_not_hold_the_gate_while_suspended(tiny_services, layout, tmp_p
 
     root, upload, _ = layout
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))
-    gate = ModelGate(1, 4)
+    gate = ModelGate.sized(1, 4)
     demo = build_demo(tiny_services, CatalogHandle(tmp_path / "idx", tiny_services), gate, upload_root=root)
     do_ask = next(f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "do_ask")
     stream = do_ask([str(upload)], "what color is it?", [], "", False)
@@ -218,7 +220,9 @@ def test_more_like_refuses_bad_selections(tiny_services, layout, tmp_path, monke
 
     root, _, _ = layout
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(root))
-    demo = build_demo(tiny_services, CatalogHandle(tmp_path / "idx", tiny_services), ModelGate(1, 4), upload_root=root)
+    demo = build_demo(
+        tiny_services, CatalogHandle(tmp_path / "idx", tiny_services), ModelGate.sized(1, 4), upload_root=root
+    )
     hidden = [f for f in demo.fns.values() if f.fn is not None and f.fn.__name__ in ("more_like", "catalog_info")]
     assert len(hidden) == 2 and all(f.api_visibility == "private" for f in hidden)
     more_like = next(f.fn for f in hidden if f.fn.__name__ == "more_like")
@@ -245,7 +249,7 @@ def test_examples_must_live_in_the_upload_folder(tiny_services, layout, tmp_path
         build_demo(
             tiny_services,
             CatalogHandle(tmp_path / "idx", tiny_services),
-            ModelGate(1, 4),
+            ModelGate.sized(1, 4),
             tmp_path / "examples",
             upload_root=root,
         )

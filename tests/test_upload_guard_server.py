@@ -45,17 +45,20 @@ def _hostname() -> str:
 
 
 def _inputs(api: str, ref, info: dict) -> list:
-    """The call's data with ``ref`` (a FileData or a bare string) in every file input."""
+    """The call's data with ``ref`` (a FileData or a bare string) in every file input; inputs after the ones
+    given (label-set and inspector pickers, ...) get their defaults, so the call reaches the handler."""
     if api == "ask":  # a context file: today's code answers from its lines
-        return [[], "what is the code of valve 9?", [ref], "", False]
-    if api == "ask images":
-        return [[ref], "what is the code of valve 9?", [], "", False]
-    if api == "classify":
-        return [ref, "cat, dog", False]
-    if api == "add_items":
-        return [[ref], "", ref]
-    params = info["named_endpoints"]["/search"]["parameters"]
-    return ["red", ref, 0.5, "", "", 4, False] + [p.get("parameter_default") for p in params[7:]]
+        given = [[], "what is the code of valve 9?", [ref], "", False]
+    elif api == "ask images":
+        given = [[ref], "what is the code of valve 9?", [], "", False]
+    elif api == "classify":
+        given = [ref, "cat, dog", False]
+    elif api == "add_items":
+        given = [[ref], "", ref]
+    else:
+        given = ["red", ref, 0.5, "", "", 4, False]
+    params = info["named_endpoints"]["/" + api.split()[0]]["parameters"]
+    return given + [p.get("parameter_default") for p in params[len(given) :]]
 
 
 @pytest.mark.slow
@@ -126,7 +129,9 @@ def test_errors_reach_clients_only_when_ours(attacked):
         info = c.get("/gradio_api/info").json()
         assert {"/ask", "/search", "/classify", "/add_items"} <= set(info["named_endpoints"])
         assert not {n for n in info["named_endpoints"] if n.startswith("/false") or "more_like" in n}
-        r = c.post("/gradio_api/call/classify", json={"data": [None, "cat", False]})
+        data = _inputs("classify", None, info)
+        data[1] = "cat"
+        r = c.post("/gradio_api/call/classify", json={"data": data})
         stream = c.get(f"/gradio_api/call/classify/{r.json()['event_id']}").text
         assert "upload an image first" in stream  # gr.Error: shown
         data = _inputs("search", None, info)

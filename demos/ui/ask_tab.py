@@ -10,8 +10,10 @@ from typing import NamedTuple
 
 import gradio as gr
 
+from demos.inspect_api import open_selection
 from demos.render import answer_markdown, evidence_html
 from demos.ui.annotate import MAX_BOXES, annotate
+from demos.ui.classify_tab import labelset_choices, labelset_options
 from demos.ui.context import UiContext, bind, thumbnail
 from demos.ui.examples import write_examples
 from multimodal.ask.answers import Answer
@@ -36,11 +38,15 @@ def do_ask(
     context_files: list | None,
     pasted: str | None,
     use_catalog: bool,
+    labelset: str | None = None,
+    inspector: str | None = None,
 ) -> Iterator[tuple]:
     """Yields ``(answer markdown, evidence html, cited catalog items [(thumbnail, caption)], text read, shown)``:
     the answer text as it grows (``shown`` None), then the final answer with its evidence and the images with
     what it rests on outlined (a :class:`Shown`, kept in the session for :func:`show_images`). Reads only
-    uploaded files."""
+    uploaded files. ``labelset``: a taught label set's name, whose top labels become evidence (and answer
+    "which of my labels is this?"); ``inspector``: an inspector of the server's shelf (``ctx.inspectors``), whose
+    verdict is evidence and answers "is this part defective?"."""
     from multimodal.ask.context_files import load_context_file
     from multimodal.ask.pipeline import AskRequest, ask_stream
 
@@ -57,6 +63,8 @@ def do_ask(
         image_names=tuple(p.name for p in images),
         context_text=pasted or None,
         preloaded_chunks=tuple(chunks),
+        labelset=_labelset(ctx, labelset),
+        inspector=open_selection(ctx.inspectors, inspector) if ctx.inspectors is not None else None,
     )
     catalog = ctx.catalog
 
@@ -81,6 +89,23 @@ def do_ask(
                 ]
                 ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
                 yield answer_markdown(a), evidence_html(a, sources), items, ocr, outlined(ctx, a, images)
+
+
+def _inspector_names(ctx: UiContext) -> list[str]:
+    return ["", *(ctx.inspectors.names() if ctx.inspectors is not None else [])]
+
+
+def _labelset(ctx: UiContext, name: str | None):
+    """The chosen label set as Ask evidence, checked against the running encoder (None when none is chosen)."""
+    if not name:
+        return None
+    from demos.labelsets_api import labelsets_root
+    from multimodal.ask.labelset_evidence import LabelSetSelection
+    from multimodal.teach.store import load_labelset
+
+    enc = ctx.services.encoder
+    ls = load_labelset(labelsets_root(ctx.services), name, encoder_spec=enc.spec, encoder_dim=enc.dim)
+    return LabelSetSelection(ls, ctx.services)
 
 
 def outlined(ctx: UiContext, answer: Answer, paths: list[Path]) -> Shown:
@@ -163,6 +188,18 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                 )
                 pasted = gr.Textbox(label="or paste text", lines=3)
                 use_catalog = gr.Checkbox(label="use the catalog", value=False)
+                picker = gr.Dropdown(
+                    label="a label set from Teach (answers 'which of my labels is this?')",
+                    choices=labelset_options(ctx),
+                    value="",
+                    elem_id="ask-labelset",
+                )
+                inspector = gr.Dropdown(
+                    label="an inspector from Inspect (answers 'is this part defective?')",
+                    choices=_inspector_names(ctx),
+                    value="",
+                    elem_id="ask-inspector",
+                )
                 go = gr.Button("Ask", variant="primary", elem_id="ask-button")
             with gr.Column(scale=1, elem_id="ask-shown"):
                 slots = _image_slots(shown_slots(ctx))
@@ -172,10 +209,13 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                 items = gr.Gallery(label="cited catalog items", columns=3, height=220)
                 ocr = gr.Textbox(label="text read in the image", lines=2)
         shown = gr.State(None)
-        inputs = [images, question, context, pasted, use_catalog]
+        inputs = [images, question, context, pasted, use_catalog, picker, inspector]
         if examples_dir is not None:
-            gr.Examples(write_examples(examples_dir), inputs)
+            gr.Examples(write_examples(examples_dir), inputs[:5])
+        picker.focus(bind(labelset_choices, ctx), None, picker, api_name=False)
+
         asked = go.click(bind(do_ask, ctx), inputs, [answer, evidence, items, ocr, shown], api_name="ask")
+        inspector.focus(lambda: gr.update(choices=_inspector_names(ctx)), None, inspector, api_name=False)
         # internal events: hidden from the API docs and clients (the browser calls them by fn_index)
         asked.success(bind(show_images, ctx), [shown], [*slots, shown], api_name=False, show_progress="hidden")
         images.change(bind(preview_images, ctx), [images], slots, api_name=False, show_progress="minimal")

@@ -28,7 +28,8 @@ class UiContext:
     """services: the loaded models; catalog: the server's catalog handle; gate: the server's model gate (UI and
     API share it); upload_root: the app's upload folder, resolved (handlers read no file outside it);
     request_timeout_s: the limit of each handler call, waiting for the gate included; limits: the per-request
-    caps the API applies too (images, pixels, record bytes, catalog rows)."""
+    caps the API applies too (images, pixels, record bytes, catalog rows); inspectors: the server's inspector
+    shelf (:class:`multimodal.inspect.shelf.InspectorShelf`, shared with the API; None: no inspectors)."""
 
     services: Services
     catalog: CatalogHandle
@@ -36,6 +37,7 @@ class UiContext:
     upload_root: Path
     request_timeout_s: float = 120.0
     limits: RequestLimits = RequestLimits()
+    inspectors: object = None
 
     def __post_init__(self) -> None:
         if not self.request_timeout_s > 0:
@@ -51,8 +53,14 @@ class UiContext:
         return Deadline(self.request_timeout_s, "the UI request")
 
     def gated(self, fn: Callable[..., T], *args, write: bool = False, **kwargs) -> T:
-        """``fn(*args, **kwargs)`` holding a model slot, under a fresh deadline (see :meth:`ModelGate.run`)."""
+        """``fn(*args, **kwargs)`` on the server's generic model worker (the API's too), under a fresh deadline
+        (see :meth:`ModelGate.run`)."""
         return self.gate.run(lambda: fn(*args, **kwargs), self.deadline(), write=write)
+
+    def direct(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` in this handler's thread under a fresh deadline: only its embeddings go to the
+        model workers, batched with the API's (classify, search; FAISS never runs on a worker)."""
+        return self.gate.run(lambda: fn(*args, **kwargs), self.deadline(), lane="direct")
 
     def confined(self, path: str | Path) -> Path:
         """An uploaded file's resolved path; :class:`ForbiddenPathError` for anything outside the upload folder."""

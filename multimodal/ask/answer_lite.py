@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from PIL import Image
 
-from multimodal.ask import lite_objects, lite_presence, lite_scene, lite_shapes
+from multimodal.ask import lite_objects, lite_presence, lite_scene, lite_shapes, lite_where
 from multimodal.ask.answers import ABSTAIN_TEXT, Answer, Evidence
 from multimodal.ask.calibration import Calibration
 from multimodal.ask.facts.faces import PERSON_WORDS
@@ -55,6 +55,7 @@ class LiteAnswerer:
             "shape": self._shape,
             "count": self._count,
             "text": lambda q, facts, context, items: lite_scene.read_text(q, facts),
+            "where": lambda q, facts, context, items: lite_where.where_answer(facts, q.subject),
             "identify": lambda q, facts, context, items: lite_scene.identify(q, facts, items),
             "describe": lambda q, facts, context, items: lite_scene.describe(facts, self.calibration),
             "open": lambda q, facts, context, items: lite_scene.from_records(context),

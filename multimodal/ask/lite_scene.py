@@ -62,7 +62,7 @@ def _identify_in(f, subject: str, hit) -> Draft:
 
 
 def detected_summary(f, min_score: float = 0.35) -> str:
-    """"2 person, 1 dog" from the detections at or above ``min_score`` (the people count threshold), most
+    """ "2 person, 1 dog" from the detections at or above ``min_score`` (the people count threshold), most
     frequent first; empty without a detector or detections."""
     if not f.detections:
         return ""

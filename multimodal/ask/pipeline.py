@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from multimodal.ask import inspector_evidence, labelset_evidence
 from multimodal.ask.answers import Answer, Evidence, check_citations
 from multimodal.ask.context_files import load_context_file, load_context_text
 from multimodal.ask.context_select import select_chunks, to_evidence
@@ -30,6 +31,8 @@ class AskRequest:
     neighbours: int = 3
     budget_tokens: int = 1500
     preloaded_chunks: tuple = ()  # context already read (e.g. uploaded bytes), as context_files.Chunk
+    inspector: inspector_evidence.InspectorSelection | None = None  # its verdicts become evidence
+    labelset: labelset_evidence.LabelSetSelection | None = None  # its top labels become evidence
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ def prepare(services: Services, req: AskRequest, catalog: Catalog | None = None)
     if catalog is not None and images:
         check_deadline("catalog neighbours")
         evidence += catalog_neighbours(services, catalog, images, req.neighbours)
+    if req.inspector is not None:
+        check_deadline("inspector")
+        evidence += inspector_evidence.gather(req.inspector, images)
+    if req.labelset is not None:
+        check_deadline("label set")
+        evidence += labelset_evidence.gather(req.labelset, images)
     check_deadline("answering")
     return images, evidence, notices
 
@@ -95,10 +104,17 @@ def _result(services: Services, answer: Answer, evidence, derived, notices) -> A
     return AskResult(answer, tuple(evidence + derived))
 
 
+def _direct(services: Services, question: str, evidence) -> Answer | None:
+    """The answer of a chosen inspector (defect questions) or label set (which-label questions), else None."""
+    direct = inspector_evidence.answer(question, evidence)
+    return direct or labelset_evidence.answer(question, evidence, services.config.abstain_below)
+
+
 def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
     """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
     images, evidence, notices = prepare(services, req, catalog)
-    answer = services.answerer().answer(req.question, images, evidence)
+    answer = _direct(services, req.question, evidence)
+    answer = answer or services.answerer().answer(req.question, images, evidence)
     return _result(services, answer, evidence, list(answer.derived), notices)
 
 
@@ -107,8 +123,9 @@ def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = No
     Answerers that do not generate token by token yield their whole answer once."""
     images, evidence, notices = prepare(services, req, catalog)
     answerer = services.answerer()
-    if not answerer.can_stream:
-        answer = answerer.answer(req.question, images, evidence)
+    direct = _direct(services, req.question, evidence)
+    if direct is not None or not answerer.can_stream:
+        answer = direct or answerer.answer(req.question, images, evidence)
         derived = list(answer.derived)
         yield answer.text
         yield _result(services, answer, evidence, derived, notices)

@@ -10,6 +10,9 @@ Kinds (``Question.kind``) and what ``subject`` holds for each:
   ``"number"`` ("what number is on the bus"), ``""`` (any text: "what does the sign say").
 - ``identify``: "what is this" (``""``) or a category: "what animal is this", "what kind of vehicle is shown"
   (``"animal"``, ``"vehicle"``).
+- ``where``: "where is the cat", "where in the picture are the cups", "show me where the dog is", "locate the
+  red car", "find the bus"; ``subject`` the thing to find. Questions about the photo itself ("where was this
+  taken", "where are we") and about motion ("where is the man looking") are ``open``.
 - ``describe``: open scene questions: "what is happening", "describe the image", "what is in the picture".
 - ``open``: everything else, answered from attached records or not at all; also every question with letters
   of a script other than Latin or with emoji: the router reads English and does not guess a kind for those.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from multimodal.errors import ConfigError, EmptyInputError
 
 MAX_QUESTION_CHARS = 1000
-KINDS = ("presence", "colour", "shape", "count", "text", "identify", "describe", "open")
+KINDS = ("presence", "colour", "shape", "count", "text", "where", "identify", "describe", "open")
 
 _ARTICLES = r"(?:a lot of|lots of|an?|the|any|some|many|much)\s+"
 _PIC = r"(?:image|picture|photo|photograph|pic|scene|shot|frame|painting|drawing)"
@@ -128,6 +131,26 @@ _NOT_CATEGORIES = frozenset(
 _GENERIC = frozenset({"thing", "things", "object", "objects", "item", "items", "stuff"})
 #: "what is this X" words that ask something other than what it is ("what is that doing"): left ``open``.
 _NOT_THINGS = frozenset({"doing", "for", "about", "called", "made", "used", "from", "of", "like"})
+_POSE = r"(?:\s+(?:located|placed|positioned|sitting|standing|lying|parked|kept|hiding|shown|visible))?"
+_IN_PIC = r"(?:\s+(?:in|on) " + _THE_PIC + r")?"
+_WHERE_Q = [
+    r"^where(?:'s| is| are| was| were) (?:" + _ARTICLES + r")?(?P<s>.+?)" + _POSE + _IN_PIC + "$",
+    r"^where (?:in|on) " + _THE_PIC + r" (?:is|are) (?:" + _ARTICLES + r")?(?P<s>.+?)" + _POSE + "$",
+    r"^(?:(?:can|could) you )?(?:show me|tell me|point out) where (?:"
+    + _ARTICLES
+    + r")?(?P<s>.+?) (?:is|are)"
+    + _POSE
+    + _IN_PIC
+    + "$",
+    r"^(?:(?:can|could) you )?(?:locate|find|show me|point to|point at|point out)\s+(?:" + _ARTICLES + r")?"
+    r"(?P<s>.+?)" + _IN_PIC + "$",
+]
+#: a where-subject starting with these asks about the photo or the viewer ("where was this taken"): ``open``
+_NOT_WHERE_START = frozenset(
+    "this that these those it we you i they he she here there photo picture image pic scene shot".split()
+)
+#: ... or ending with these asks where something goes or comes from ("where is the man looking"): ``open``
+_NOT_WHERE_END = frozenset({"taken", "from", "to", "made", "shot", "bought", "sold", "headed"})
 _DESCRIBE = [
     r"^what (?:is|are) (?:happening|going on)(?: (?:in|on) " + _THE_PIC + r"| here| there)?$",
     r"^what (?:is|are) (?:the people|they|people|everyone) doing(?: (?:in|on) " + _THE_PIC + r")?$",
@@ -152,6 +175,7 @@ def parse_question(text: str) -> Question:
         _shape,
         _count,
         _text,
+        _where,
         _presence,
         _identify,
         _describe,
@@ -223,6 +247,20 @@ def _shape(q: str) -> _Route | None:
 def _count(q: str) -> _Route | None:
     m = re.match(_COUNT, q)
     return ("count", _clean(m.group("s")), False) if m else None
+
+
+def _where(q: str) -> _Route | None:
+    for pattern in _WHERE_Q:
+        m = re.match(pattern, q)
+        if m:
+            subject = _clean(m.group("s"))
+            words = subject.split()
+            if not words or words[0] in _NOT_WHERE_START or words[-1] in _NOT_WHERE_END:
+                return None
+            if words[-1].endswith("ing") and len(words) > 1:  # "where is the man going / looking"
+                return None
+            return ("where", "person" if re.fullmatch(_PEOPLE + "|everyone|everybody", subject) else subject, False)
+    return None
 
 
 def _presence(q: str) -> _Route | None:

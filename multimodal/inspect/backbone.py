@@ -4,18 +4,24 @@
   run up to the deepest requested block only, channels-last (about 2x faster on CPU than the default layout).
 - ``tiny``: a seeded random 6-block CNN with the same strides as Lite0's blocks 0..5; for tests, its features mean
   nothing beyond "different pixels give different features".
+- ``timm:MODEL[.TAG][@/path/weights]``: a hub-pretrained timm CNN's feature levels (PatchCore's
+  ``timm:wide_resnet50_2.tv_in1k``), cache checked before any download; ``tiny-timm:MODEL[/SEED]`` is the same
+  architecture and code path with seeded random weights, recorded as not pretrained
+  (:mod:`multimodal.inspect.backbone_timm`).
 
-Both take images normalised as ``(x - 127) / 128`` (EfficientNet-Lite's TF preprocessing).
+The input normalisation is part of the backbone (:class:`BackboneInfo` ``mean``/``std``, in 0..255 pixel units):
+``(x - 127) / 128`` for lite and tiny (EfficientNet-Lite's TF preprocessing), the ImageNet mean and std of the
+model's pretrained config for timm. It is saved with an inspector and checked on load.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
 from multimodal.errors import ConfigError, UnknownNameError
+from multimodal.inspect.backbone_base import BackboneInfo, PatchBackbone
 
 #: Lite0 block channels and strides (``model.blocks[i]``).
 _LITE_CHANNELS = (16, 24, 40, 80, 112, 192, 320)
@@ -23,38 +29,17 @@ _LITE_STRIDES = (2, 4, 8, 16, 16, 32, 32)
 _TINY_CHANNELS = (8, 12, 16, 24, 32, 48)
 _TINY_STRIDES = (2, 4, 8, 16, 16, 32)
 _TINY_STEPS = (1, 2, 2, 2, 1, 2)  # each block's own stride, after a stride-2 stem
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    """What an inspector records about the backbone that built it (and checks on load)."""
-
-    spec: str
-    description: str
-    pretrained: bool
-    channels: tuple[int, ...]
-    strides: tuple[int, ...]
-
-    def check_layers(self, layers: tuple[int, ...]) -> None:
-        bad = [i for i in layers if i >= len(self.channels)]
-        if bad:
-            raise ConfigError(
-                f"layers {bad} do not exist in backbone {self.spec!r} (blocks 0..{len(self.channels) - 1})"
-            )
-
-
-class PatchBackbone(Protocol):
-    """Feature maps of a batch. ``feature_maps(x, layers)``: ``x`` float32 ``(n, 3, H, W)`` torch tensor,
-    normalised; returns one float32 ``(n, c_i, ceil(H / s_i), ceil(W / s_i))`` tensor per layer (``s_i`` its
-    stride), in the order of ``layers``."""
-
-    info: BackboneInfo
-
-    def feature_maps(self, x, layers: tuple[int, ...]) -> list: ...
+#: Lite0 blocks 3+4 (stride 16) per patch, block 5 (stride 32) for the whole-image descriptor (README, Inspect).
+LITE_LAYERS, LITE_DESCRIPTOR = (3, 4), 5
+#: The ``full`` tier's inspect backbone: PatchCore's (Roth et al. 2022) WideResNet-50-2, torchvision weights.
+FULL_BACKBONE = "timm:wide_resnet50_2.tv_in1k"
 
 
 class _BlockBackbone:
     """A stem followed by a list of blocks; runs only as far as the deepest requested block."""
+
+    default_layers = LITE_LAYERS
+    default_descriptor = LITE_DESCRIPTOR
 
     def __init__(self, info: BackboneInfo, stem, blocks) -> None:
         import torch
@@ -109,14 +94,33 @@ def _tiny(seed: int = 0) -> PatchBackbone:
     return _BlockBackbone(info, conv(3, 8, 2), blocks)
 
 
+def _timm(rest: str, *, offline: bool = False) -> PatchBackbone:
+    from multimodal.inspect.backbone_timm import load_timm
+
+    return load_timm(rest, random=False, offline=offline)
+
+
+def _tiny_timm(rest: str, *, offline: bool = False) -> PatchBackbone:
+    from multimodal.inspect.backbone_timm import load_timm
+
+    return load_timm(rest, random=True, offline=offline)
+
+
 BACKBONES: dict[str, Callable[[], PatchBackbone]] = {"lite": _lite, "tiny": _tiny}
+#: Families whose spec names a model after the colon (``timm:wide_resnet50_2.tv_in1k``).
+FAMILIES: dict[str, Callable[..., PatchBackbone]] = {"timm": _timm, "tiny-timm": _tiny_timm}
 
 
-def create_backbone(spec: str) -> PatchBackbone:
-    """The backbone of ``spec``: ``lite`` or ``tiny`` (``tiny:SEED`` for another seed). Loads weights."""
+def create_backbone(spec: str, *, offline: bool = False) -> PatchBackbone:
+    """The backbone of ``spec``: ``lite``, ``tiny`` (``tiny:SEED`` for another seed), ``timm:MODEL[.TAG]``
+    (``@/path/weights`` for a local file) or ``tiny-timm:MODEL[/SEED]``. Loads weights; ``offline``: never
+    reach a hub (a timm spec whose weights are not cached then fails, naming the fix)."""
     name, _, rest = spec.partition(":")
+    if name in FAMILIES:
+        return FAMILIES[name](rest, offline=offline)
     if name not in BACKBONES:
-        raise UnknownNameError(f"unknown inspect backbone {spec!r}. Available: {', '.join(sorted(BACKBONES))}")
+        known = [*BACKBONES, *(f"{f}:MODEL" for f in FAMILIES)]
+        raise UnknownNameError(f"unknown inspect backbone {spec!r}. Available: {', '.join(known)}")
     if name == "tiny" and rest:
         if not rest.isdigit():
             raise ConfigError(f"backbone {spec!r}: tiny takes a seed, e.g. tiny:1")
@@ -124,3 +128,24 @@ def create_backbone(spec: str) -> PatchBackbone:
     if rest:
         raise ConfigError(f"backbone {spec!r}: {name} takes no options; use {name!r}")
     return BACKBONES[name]()
+
+
+def backbone_for_tier(tier: str, why_not: Callable[[str, bool], str | None]) -> tuple[str, str]:
+    """``(spec, note)``: the inspect backbone of ``tier`` and, when it is not that tier's first choice, why.
+    ``why_not(spec, download)``: ``None`` when the spec's weights are cached (or, with ``download``, can be
+    downloaded), else the reason (:func:`multimodal.inspect.backbone_timm.timm_unavailable`). ``full`` takes
+    :data:`FULL_BACKBONE` (downloaded once when the hub answers); ``auto`` takes it only when already cached
+    (no surprise download); otherwise ``lite``, and for ``full`` the note says why."""
+    if tier == "tiny":
+        return "tiny", ""
+    if tier not in ("full", "auto"):
+        return "lite", ""
+    why = why_not(FULL_BACKBONE, tier == "full")
+    if why is None:
+        return FULL_BACKBONE, ""
+    if tier == "auto":
+        return "lite", ""
+    return "lite", (
+        f"the full tier's inspect backbone {FULL_BACKBONE} is not available ({why}); using lite "
+        f"(packaged EfficientNet-Lite0). Run once online, or pass --backbone {FULL_BACKBONE}@/path/to/weights"
+    )

@@ -22,3 +22,7 @@ class CorruptInspectorError(InspectorError):
 
 class BackboneMismatchError(InspectorError):
     """An inspector is used with another backbone than the one that built its memory bank."""
+
+
+class InspectorExistsError(InspectorError):
+    """An inspector of that name exists and the fit did not ask to replace it."""

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.errors import EmptyInputError
-from multimodal.inspect.backbone import PatchBackbone
+from multimodal.inspect.backbone_base import TF_MEAN, TF_STD, PatchBackbone
 from multimodal.inspect.config import FitConfig
 
 GRID = 16  # input sides are rounded to this (the deepest stride used)
@@ -26,11 +26,15 @@ def input_shape(sizes: Sequence[tuple[int, int]], long_side: int) -> tuple[int, 
     return max(GRID, int(w / GRID + 0.5) * GRID), max(GRID, int(h / GRID + 0.5) * GRID)
 
 
-def prepare(img: Image.Image, shape: tuple[int, int]) -> np.ndarray:
-    """An RGB image resized to ``shape`` ``(w, h)``: float32 ``(h, w, 3)``, ``(x - 127) / 128``."""
+def prepare(
+    img: Image.Image, shape: tuple[int, int], mean: Sequence[float] = TF_MEAN, std: Sequence[float] = TF_STD
+) -> np.ndarray:
+    """An RGB image resized to ``shape`` ``(w, h)``: float32 ``(h, w, 3)``, ``(x - mean) / std`` per channel
+    (``x``, ``mean``, ``std`` in 0..255 pixel units; the default is lite's ``(x - 127) / 128``)."""
     if img.size != shape:
         img = img.resize(shape, Image.BICUBIC)
-    return (np.asarray(img.convert("RGB"), dtype=np.float32) - 127.0) / 128.0
+    m, s = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    return (np.asarray(img.convert("RGB"), dtype=np.float32) - m) / s
 
 
 def join_maps(maps: Sequence, pool: int):
@@ -82,7 +86,7 @@ def extract(
         batch.clear()
 
     for img in images:
-        batch.append(prepare(img, shape))
+        batch.append(prepare(img, shape, backbone.info.mean, backbone.info.std))
         if len(batch) == batch_size:
             flush()
     if batch:

@@ -50,6 +50,7 @@ def fit_inspector(
             + (f" ({len(skipped)} unreadable)" if skipped else "")
             + "; give a folder or catalog with more normal images (20 or more recommended)"
         )
+    config = config.for_backbone(backbone.default_layers, backbone.default_descriptor)
     backbone.info.check_layers(config.blocks)
     t0 = time.perf_counter()
     shape = input_shape([im.size for im in images], config.image_size)
@@ -79,7 +80,7 @@ def fit_inspector(
         skipped=tuple(skipped),
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )
-    calibration = fit_calibration(scores, config.false_alarm)
+    calibration = fit_calibration(scores, config.false_alarm, config.threshold)
     return InspectorState(name, backbone.info, config, shape, bank, calibration, report)
 
 

@@ -58,6 +58,7 @@ class InspectorState:
             "backbone": self.backbone.spec,
             "backbone_description": self.backbone.description,
             "pretrained": self.backbone.pretrained,
+            "normalisation": {"mean": list(self.backbone.mean), "std": list(self.backbone.std)},
             "input_size": list(self.shape),
             "layers": list(cfg.layers),
             "bank": self.bank.kind,
@@ -67,6 +68,8 @@ class InspectorState:
             "patches_seen": rep.patches,
             "threshold": round(self.calibration.threshold, 4),
             "false_alarm": cfg.false_alarm,
+            "threshold_rule": self.calibration.method,
+            "false_alarm_guaranteed": round(self.calibration.guaranteed, 4),
             "threshold_how": self.calibration.describe(),
             "threshold_method": rep.threshold_method,
             "images_used": rep.images_used,
@@ -162,6 +165,16 @@ class Inspector:
 def check_backbone(state: InspectorState, running: BackboneInfo) -> None:
     """Refuse a backbone other than the one that built the bank, naming both."""
     built = state.backbone
+    if (built.spec, built.channels, built.strides) == (running.spec, running.channels, running.strides) and (
+        built.mean,
+        built.std,
+    ) != (running.mean, running.std):
+        raise BackboneMismatchError(
+            f"inspector {state.name!r} was built with backbone {built.spec!r} normalising inputs with mean "
+            f"{built.mean} / std {built.std}, but the running {running.spec!r} uses {running.mean} / {running.std} "
+            f"(another timm or package version?); refit with `sceneqa inspect fit {state.name} --good SOURCE "
+            f"--backbone {running.spec} --replace`"
+        )
     if (built.spec, built.channels, built.strides) != (running.spec, running.channels, running.strides):
         raise BackboneMismatchError(
             f"inspector {state.name!r} was built with backbone {built.spec!r} ({built.description}) but the "

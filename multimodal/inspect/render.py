@@ -35,3 +35,17 @@ def overlay(img: Image.Image, heat: np.ndarray, threshold: float, boxes: Sequenc
     for r in boxes:
         draw.rectangle([r.x0, r.y0, max(r.x0, r.x1 - 1), max(r.y0, r.y1 - 1)], outline=(255, 0, 0), width=width)
     return result
+
+
+def overlay_png(
+    img: Image.Image, heat: np.ndarray, threshold: float, boxes: Sequence[Region] = (), max_side: int = 1024
+):
+    """The :func:`overlay` as PNG bytes, shrunk to at most ``max_side`` pixels a side (boxes are drawn at full
+    size first, so they stay where they are): ``(png bytes, (width, height) of the PNG)``."""
+    import io
+
+    shown = overlay(img, heat, threshold, boxes)
+    shown.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    shown.save(buf, "PNG")
+    return buf.getvalue(), shown.size

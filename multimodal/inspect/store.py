@@ -3,8 +3,9 @@
 Layout of ``<inspectors dir>/<NAME>/``:
 
 - ``inspector.json``: format, name, creation time, backbone (spec, description, pretrained, channels,
-  strides), the fit config (image size, layers, pooling, coreset share ...), the input shape, the
-  calibration (threshold, the Gumbel fit, false-alarm rate, how it was set) and the fit report;
+  strides, input normalisation mean/std), the fit config (image size, layers, pooling, coreset share ...),
+  the input shape, the calibration (threshold and its rule, the Gumbel fit, false-alarm rate, the held-back
+  scores, how it was set) and the fit report;
 - ``bank.npz``: the memory bank's arrays (patches, per-image offsets, image descriptors, the reduction's
   mean and components), no pickles; its SHA-256 and shapes are in the manifest.
 
@@ -22,16 +23,23 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from multimodal.inspect.backbone import BackboneInfo, PatchBackbone
+from multimodal.inspect.backbone_base import TF_MEAN, TF_STD, BackboneInfo, PatchBackbone
 from multimodal.inspect.bank import MemoryBank
 from multimodal.inspect.calibrate import Calibration
 from multimodal.inspect.config import FitConfig
-from multimodal.inspect.errors import CorruptInspectorError, InspectorError, InspectorNotFoundError
+from multimodal.inspect.errors import (
+    CorruptInspectorError,
+    InspectorError,
+    InspectorExistsError,
+    InspectorNotFoundError,
+)
 from multimodal.inspect.inspector import FitReport, Inspector, InspectorState
 
 FORMAT = "sceneqa-inspector/1"
@@ -67,16 +75,34 @@ def list_names(root: Path) -> list[str]:
 def save_inspector(root: Path, state: InspectorState, replace: bool = False) -> Path:
     """Write ``state`` to ``root/<name>`` atomically; an existing one is refused unless ``replace``."""
     final = Path(root) / validate_name(state.name)
-    if final.exists() and not replace:
-        raise InspectorError(f"inspector {state.name!r} already exists in {root}; pass --replace to refit it")
+    if final.exists() and not replace:  # checked again under the lock: another save may come first
+        raise InspectorExistsError(f"inspector {state.name!r} already exists in {root}; pass --replace to refit it")
     Path(root).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{state.name}.new-", dir=root))
     try:
         _write(tmp, state)
-        _swap_in(tmp, final)
+        with _save_lock(Path(root)):  # two saves of one name (threads or processes) swap in one after the other
+            if final.exists() and not replace:
+                raise InspectorExistsError(
+                    f"inspector {state.name!r} already exists in {root}; pass --replace to refit it"
+                )
+            _swap_in(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+@contextmanager
+def _save_lock(root: Path) -> Iterator[None]:
+    """An exclusive flock on the ``root`` folder itself (no lock file; released when the process dies)."""
+    import fcntl
+
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _write(folder: Path, state: InspectorState) -> None:
@@ -155,15 +181,26 @@ def _state_from(meta: dict, data: bytes, name: str) -> InspectorState:
     bank = MemoryBank(kind=info["kind"], **arrays)
     b = meta["backbone"]
     backbone = BackboneInfo(
-        b["spec"], b["description"], bool(b["pretrained"]), tuple(b["channels"]), tuple(b["strides"])
+        b["spec"],
+        b["description"],
+        bool(b["pretrained"]),
+        tuple(b["channels"]),
+        tuple(b["strides"]),
+        # inspectors saved before the normalisation was recorded were all built with (x - 127) / 128
+        mean=tuple(float(v) for v in b.get("mean", TF_MEAN)),
+        std=tuple(float(v) for v in b.get("std", TF_STD)),
     )
     config = FitConfig(**{**meta["config"], "layers": tuple(meta["config"]["layers"])})
+    if config.layers is None or config.descriptor_layer is None:
+        raise CorruptInspectorError(f"inspector {name!r}: its config records no layers; refit it")
     dim = sum(backbone.channels[i] for i in config.layers)
     if dim != bank.mean.shape[0] or bank.components.shape[1] != bank.patches.shape[1]:
         raise CorruptInspectorError(
             f"inspector {name!r}: bank arrays do not fit layers {config.layers} ({dim} channels)"
         )
     cal = {k: v for k, v in meta["calibration"].items() if k != "how"}
+    cal["good_scores"] = tuple(cal.get("good_scores", ()))
+    cal.setdefault("guaranteed", cal["false_alarm"])  # older inspectors: the plug-in Gumbel quantile
     shape = tuple(int(v) for v in meta["input_shape"])
     report = FitReport(**{**meta["report"], "skipped": tuple(meta["report"]["skipped"])})
     return InspectorState(meta["name"], backbone, config, (shape[0], shape[1]), bank, Calibration(**cal), report)

@@ -192,7 +192,13 @@ def _from_meta(folder: Path, meta: dict) -> LabelSet:
         proto_weight=float(hp["proto_weight"]),
         text_weight=float(hp["text_weight"]),
         temperature=float(hp["temperature"]),
-        cv=CvReport(cv["accuracy"], int(cv["held_out"]), int(cv["folds"]), dict(cv["per_label"])),
+        cv=CvReport(
+            cv["accuracy"],
+            int(cv["held_out"]),
+            int(cv["folds"]),
+            dict(cv["per_label"]),
+            confusion=tuple(tuple(int(v) for v in row) for row in cv.get("confusion", ())),
+        ),
     )
     examples = tuple(Example(e["id"], "", e["label"], e["where"], e["sha256"]) for e in meta["examples"])
     feats = FeatureSpec(**{k: meta["features"][k] for k in ("kind", "flip")})
@@ -218,6 +224,9 @@ def _check_shapes(head: Head, memory: ExampleMemory, examples, meta: dict) -> No
         raise ValueError(f"head arrays disagree with {n_labels} labels of dim {dim}")
     if n_labels != len(head.labels):
         raise ValueError(f"head arrays disagree with {n_labels} labels of dim {dim}")
+    conf = head.cv.confusion
+    if conf and (len(conf) != n_labels or any(len(row) != n_labels for row in conf)):
+        raise ValueError(f"the confusion counts are not {n_labels} x {n_labels}")
     if memory.x.shape != (len(examples), dim) or memory.y.shape != (len(examples),):
         raise ValueError(f"stored features {memory.x.shape} disagree with {len(examples)} examples of dim {dim}")
     if memory.embedding.shape != (len(examples), int(meta["encoder"]["dim"])):

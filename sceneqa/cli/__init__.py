@@ -32,6 +32,7 @@ from sceneqa.cli import (
     index,
     inspect_cmd,
     labelsets,
+    locate,
     models,
     search,
     serve,
@@ -50,6 +51,7 @@ examples:
   sceneqa inspect fit spindle --good parts/good/   # then: sceneqa inspect spindle part.jpg --heatmap-dir out/
   sceneqa index add catalog.csv --index shop/
   sceneqa search --index shop/ --text "red shirt" --filter "year>=2012" -k 5
+  sceneqa locate photo.jpg "the cat" --json   # boxes from a heatmap; classify ... --explain DIR: overlays
   sceneqa models
   sceneqa eval zeroshot --data catalog.csv --label-column articleType --out reports/zs
   sceneqa bench embed
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         inspect_cmd.add_parser,
         index.add_parser,
         search.add_parser,
+        locate.add_parser,
         models.add_parser,
         eval_cmds.add_parser,
         bench_cmds.add_parser,

@@ -11,6 +11,7 @@ from pathlib import Path
 from multimodal.errors import EmptyInputError
 from sceneqa.cli.banner import announce
 from sceneqa.cli.catalog import services_for_index
+from sceneqa.cli.teach import add_labelsets_dir
 
 HELP = """\
 Answers a question about one or more images, optionally using attached records (--context FILE: .txt, .log,
@@ -40,13 +41,41 @@ def add_parser(sub) -> None:
     p.add_argument("--budget-tokens", type=int, default=1500, help="context budget in tokens (default 1500)")
     p.add_argument("--stream", action="store_true", help="print the answer as it comes, then the citations")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--inspector", metavar="NAME", help="an inspector (`sceneqa inspect fit`) whose verdict is evidence")
+    p.add_argument(
+        "--inspectors-dir", type=Path, metavar="DIR", help="where inspectors live (default CACHE/inspectors)"
+    )
+    p.add_argument(
+        "--labelset", metavar="NAME", help="a label set (`sceneqa teach`) that answers 'which of my labels is this?'"
+    )
+    add_labelsets_dir(p)
+    p.add_argument(
+        "--explain",
+        type=Path,
+        metavar="DIR",
+        help="write per image an overlay PNG of the regions behind the answer's cited facts to DIR",
+    )
     p.set_defaults(handler=run)
+
+
+def _labelset(args, services, config):
+    """The chosen label set, loaded and checked against the running encoder (None without --labelset)."""
+    if not args.labelset:
+        return None
+    from multimodal.ask.labelset_evidence import LabelSetSelection
+    from multimodal.teach.names import labelsets_dir
+    from multimodal.teach.store import load_labelset
+
+    root = labelsets_dir(config.resolved_cache_dir, args.labelsets_dir)
+    enc = services.encoder
+    return LabelSetSelection(load_labelset(root, args.labelset, encoder_spec=enc.spec, encoder_dim=enc.dim), services)
 
 
 def run(args: argparse.Namespace, config) -> int:
     from multimodal.ask.pipeline import AskRequest, ask, ask_stream
     from multimodal.services import build_services
     from retrieval.catalog import Catalog
+    from sceneqa.cli.inspect_cmd import inspector_selection
 
     *images, question = args.inputs
     if not question.strip():
@@ -61,6 +90,8 @@ def run(args: argparse.Namespace, config) -> int:
         context_files=tuple(args.context),
         context_text=args.context_text,
         budget_tokens=args.budget_tokens,
+        inspector=inspector_selection(args, config),
+        labelset=_labelset(args, services, config),
     )
     catalog = None
     if args.index:
@@ -76,17 +107,26 @@ def run(args: argparse.Namespace, config) -> int:
                     result = piece
             print()
             print_citations(result)
+            _explain(args, services, question, images, result.answer)
             return 0
         result = ask(services, request, catalog)
     finally:
         if catalog is not None:
             catalog.close()
+    _explain(args, services, question, images, result.answer)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
         return 0
     print(result.answer.text, flush=True)
     print_citations(result)
     return 0
+
+
+def _explain(args, services, question: str, images: list[str], answer) -> None:
+    if args.explain:  # off by default: no explain import, no extra work
+        from sceneqa.cli.locate import write_answer_explanations
+
+        write_answer_explanations(args.explain, services, question, images, answer)
 
 
 def print_citations(result) -> None:

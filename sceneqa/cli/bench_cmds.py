@@ -15,6 +15,8 @@ def add_parser(sub) -> None:
     for add in (_add_embed, _add_ingest, _add_fuzz, _add_crash, _add_shards, _add_serve, _add_ask, _add_search):
         add(b_sub)
     _add_inspect(b_sub)
+    _add_teach(b_sub)
+    _add_explain(b_sub)
 
 
 def _add_embed(b_sub) -> None:
@@ -183,3 +185,47 @@ def _add_inspect(b_sub) -> None:
     bins.add_argument("--backbone", default="lite", help="lite or tiny (default: lite)")
     bins.add_argument("--json", action="store_true")
     bins.set_defaults(handler=lazy_handler("bench inspect"))
+
+
+def _add_explain(b_sub) -> None:
+    bex = b_sub.add_parser(
+        "explain",
+        help="heatmap ms per image for one label: lite and a ViT-B-32-sized model",
+        description="Times one label's heatmap of one photo (prepare, forward, backward, upsampling to image "
+        "size) for each encoder, next to the plain classify embedding of the same photo. ViT-B-32 has random "
+        "weights (speed only). Prints the CPU, its SIMD flags, torch threads and the load.",
+    )
+    bex.add_argument("--encoders", nargs="+", default=["lite", "tiny:open_clip/ViT-B-32"], help="encoder specs to time")
+    bex.add_argument("--size", type=int, default=640, help="photo long side in px (default: 640)")
+    bex.add_argument("--label", default="cat", help="the label explained (default: cat)")
+    bex.add_argument("--repeats", type=int, default=10, help="timed calls per encoder (default: 10)")
+    bex.add_argument("--json", action="store_true")
+    bex.set_defaults(handler=_run_explain)
+
+
+def _run_explain(args, config) -> int:
+    from eval.bench_explain import run_bench_explain
+
+    return run_bench_explain(args, config)
+
+
+def _add_teach(b_sub) -> None:
+    bt = b_sub.add_parser(
+        "teach",
+        help="teach a label set of N examples (embed s, fit s, total s); --classify: ms/image with vs without it",
+        description="Teaches --examples examples (seeded synthetic images, or a seeded sample of --data) from "
+        "files to a saved label set and prints the embedding and fit times; with --classify, also the ms per "
+        "image of plain embedding and of classifying with the label set, side by side. Prints the CPU, its SIMD "
+        "flags and the load.",
+    )
+    bt.add_argument("--data", type=Path, help="a CSV with path and label columns, or a folder of label folders")
+    bt.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
+    bt.add_argument("--path-column", default="path", help="CSV column holding the image path (default: path)")
+    bt.add_argument("--examples", type=int, default=500, help="examples to teach (default: 500)")
+    bt.add_argument("--labels", type=int, default=10, help="synthetic set only: labels (default: 10)")
+    bt.add_argument("--seed", type=int, default=0)
+    bt.add_argument("--classify", action="store_true", help="also time classify with the label set vs embedding")
+    bt.add_argument("--queries", type=int, default=64, help="--classify: image files classified (default: 64)")
+    bt.add_argument("--repeats", type=int, default=5, help="--classify: timed passes, best kept (default: 5)")
+    bt.add_argument("--json", action="store_true")
+    bt.set_defaults(handler=lazy_handler("bench teach"))

@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
     p.add_argument("--labelset", metavar="NAME", help="a label set taught with `sceneqa teach` instead of --labels")
     p.add_argument("--labelsets-dir", type=Path, metavar="DIR", help="where label sets live (default: CACHE/labelsets)")
+    p.add_argument("--explain", type=Path, metavar="DIR", help="write a heatmap overlay PNG per image and label to DIR")
+    p.add_argument("--explain-max", type=int, default=3, help="labels explained per image (default: 3)")
     p.set_defaults(handler=run)
 
 
@@ -77,6 +79,10 @@ def run(args: argparse.Namespace, config: ServiceConfig) -> int:
             print(json.dumps(item.as_dict(services), ensure_ascii=False))
         elif item.result is not None:
             print(format_result(item.image, item.result, args.threshold))
+    if getattr(args, "explain", None):  # off by default: no explain import, no extra work
+        from sceneqa.cli.locate import write_classify_explanations
+
+        write_classify_explanations(args, services, results)
     return 1 if failed else 0
 
 

@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
     for add in (_add_zeroshot, _add_retrieval, _add_vqa, _add_ask_suite, _add_fewshot):
         add(ev_sub)
     _add_anomaly(ev_sub)
+    _add_explain(ev_sub)
 
 
 def _add_zeroshot(ev_sub) -> None:
@@ -50,7 +51,29 @@ def _add_retrieval(ev_sub) -> None:
     ret.add_argument("--path-column", default="path", help="CSV: image path column (default: path)")
     ret.add_argument("--limit", type=int, help="evaluate only the first N items")
     ret.add_argument("--out", type=Path, default=Path("reports/retrieval"), help="output folder")
-    ret.set_defaults(handler=lazy_handler("eval retrieval"))
+    ret.add_argument(
+        "--tune",
+        action="store_true",
+        help="instead: per seed, tune a text-query map on one half (as `sceneqa index tune`) and measure "
+        "text->image on the other half, before/after (report in --out, default reports/retrieval_tune)",
+    )
+    ret.add_argument("--tune-seeds", type=int, default=3, help="with --tune: seeds (halvings) to average (default 3)")
+    ret.set_defaults(handler=_run_retrieval)
+
+
+def _run_retrieval(args, config) -> int:
+    """``eval retrieval``, or with ``--tune`` the tuned-map evaluation of :mod:`eval.retrieval_tune_eval`."""
+    if not args.tune:
+        return lazy_handler("eval retrieval")(args, config)
+    from eval import retrieval_eval, retrieval_tune_eval
+    from sceneqa.cli.banner import announced_services
+
+    loaded = retrieval_eval.load_data(
+        args.data, text_column=args.text_column, path_column=args.path_column, limit=args.limit
+    )
+    out = Path("reports/retrieval_tune") if args.out == Path("reports/retrieval") else args.out
+    services = announced_services(config, args.quiet)
+    return retrieval_tune_eval.run_retrieval_tune_eval(services, loaded, data=args.data, seeds=args.tune_seeds, out=out)
 
 
 def _add_vqa(ev_sub) -> None:
@@ -146,3 +169,33 @@ def _add_anomaly(ev_sub) -> None:
     an.add_argument("--examples", type=int, default=6, help="example heatmap PNGs (default 6)")
     an.add_argument("--limit", type=int, help="evaluate about N test images (evenly spaced)")
     an.set_defaults(handler=lazy_handler("eval anomaly"))
+
+
+def _add_explain(ev_sub) -> None:
+    ex = ev_sub.add_parser(
+        "explain",
+        help="heatmaps: pointing game vs a centre baseline, locate box IoU, deletion/insertion AUC",
+        description="For every (image, category) pair of a coco128-shaped objects.jsonl whose category has an "
+        "ImageNet concept under it: does the heatmap's maximum fall on the category's boxes (pointing game, vs the "
+        "image centre), how well do locate's boxes overlap them (best IoU), and how fast does the label's score "
+        "fall when the hottest pixels are removed (deletion/insertion AUC vs random masks). Tune on --split train, "
+        "report on --split val.",
+    )
+    ex.add_argument("--data", required=True, type=Path, help="a coco128 objects.jsonl")
+    ex.add_argument("--split", default="val", help="the rows whose 'split' is this (default: val; tune on train)")
+    ex.add_argument("--limit", type=int, help="evaluate only the first N images")
+    ex.add_argument("--tolerance", type=float, default=15.0, help="pointing tolerance in px (default: 15)")
+    ex.add_argument("--threshold", type=float, help="locate box threshold, share of the map's maximum")
+    ex.add_argument("--layer", help="lite: the Grad-CAM layer (default: the explainer's)")
+    ex.add_argument("--long-side", type=int, help="lite: input long side in px (default: the explainer's)")
+    ex.add_argument("--score", choices=("logit", "cosine", "logprob"), help="lite: the score backpropagated")
+    ex.add_argument("--vit-method", choices=("gradcam", "similarity"), help="open_clip ViTs: the method")
+    ex.add_argument("--auc-pairs", type=int, default=40, help="trials with deletion/insertion curves (0 skips)")
+    ex.add_argument("--out", type=Path, default=Path("reports/explain"), help="output folder for the report")
+    ex.set_defaults(handler=_run_explain)
+
+
+def _run_explain(args, config) -> int:
+    from eval.explain_eval import run_eval_explain
+
+    return run_eval_explain(args, config)

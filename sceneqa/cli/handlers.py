@@ -22,6 +22,7 @@ HANDLERS: dict[str, str] = {
     "eval fewshot": "sceneqa.cli.eval_run:run_fewshot",
     "eval anomaly": "eval.anomaly_report:run_eval_anomaly",
     "bench inspect": "eval.bench_inspect:run_bench_inspect",
+    "bench teach": "eval.bench_teach:run_bench_teach",
     "bench embed": "eval.bench_embed:run_bench_embed",
     "bench ingest": "eval.bench_ingest:run_bench_ingest",
     "bench fuzz": "eval.fuzz_images:run_bench_fuzz",

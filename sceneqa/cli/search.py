@@ -15,6 +15,8 @@ Finds the catalog items closest to a query. --text and --image combine (--weight
 --filter restricts to items whose metadata match (applied inside the search, so k results come back
 whenever k items match): COLUMN=VALUE, COLUMN!=VALUE, <, <=, >, >=, COLUMN in (A, B). --hybrid also
 ranks items whose text fields contain the words of --text and fuses both rankings (reciprocal rank fusion).
+An index tuned with `sceneqa index tune` maps --text through its learned map, and a text-only query also
+matches each item's own text (weight 0.5 of the score); --no-tune searches with the encoder's text embedding.
 """
 
 
@@ -37,7 +39,16 @@ def add_parser(sub) -> None:
     p.add_argument("--hybrid", action="store_true", help="fuse keyword (FTS5) and vector rankings")
     p.add_argument("--ef-search", type=int, default=64, help="HNSW search depth for this query (default 64)")
     p.add_argument("--nprobe", type=int, default=32, help="IVF lists probed for this query (default 32)")
+    p.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="ignore the index's tuned text map (`sceneqa index tune`): search with the encoder's own text embedding",
+    )
     p.add_argument("--json", action="store_true", help='print {"results": [...], "query": {...}}')
+    p.add_argument(
+        "--explain", type=Path, metavar="DIR", help="write a heatmap overlay PNG per top hit (where it matches) to DIR"
+    )
+    p.add_argument("--explain-max", type=int, default=3, help="hits explained (default: 3)")
     p.set_defaults(handler=run)
 
 
@@ -58,11 +69,16 @@ def run(args: argparse.Namespace, config) -> int:
         hybrid=args.hybrid,
         ef_search=args.ef_search,
         nprobe=args.nprobe,
+        tune=not args.no_tune,
     )
     services = services_for_index(config, args.index)
     announce(services, args.quiet)
     with Catalog.open(args.index, encoder=services.encoder.spec, dim=services.encoder.dim) as catalog:
         response = search_catalog(services, catalog, request)
+    if args.explain:  # off by default: no explain import, no extra work
+        from sceneqa.cli.locate import write_search_explanations
+
+        write_search_explanations(args, services, response)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0

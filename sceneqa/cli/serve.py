@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from multimodal.engine.config import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS
 from sceneqa.cli.banner import announce
 from sceneqa.cli.catalog import services_for_index
 
@@ -31,10 +32,37 @@ def add_parser(sub) -> None:
     p.add_argument("--api-token", help="require 'Authorization: Bearer TOKEN' on /v1 (or $SCENEQA_API_TOKEN)")
     p.add_argument("--ui-auth", metavar="USER:PASSWORD", help="protect the UI with a login")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request/upload (default: 20)")
-    p.add_argument("--request-timeout", type=float, default=120.0, help="seconds per API request (default: 120)")
-    p.add_argument("--concurrency", type=int, default=1, help="model calls at once, UI and API together (1)")
     p.add_argument(
-        "--queue-size", type=int, default=32, help="requests waiting for a model before 'busy' (503 / queue full) (32)"
+        "--request-timeout",
+        type=float,
+        default=120.0,
+        help="seconds per request, waiting included: a request still queued then is dropped unseen by the model, "
+        "a running one stops at its next check or token (504) (default: 120)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="whole model calls at once (ask; inspect, teach, uploads), UI and API together (default: 1)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=32,
+        help="requests waiting per model worker before new ones get 503 with Retry-After (default: 32)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=DEFAULT_MAX_BATCH,
+        help=f"images (or texts) of concurrent requests embedded in one forward pass; 1: no batching "
+        f"(default: {DEFAULT_MAX_BATCH})",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=DEFAULT_MAX_WAIT_MS,
+        help=f"how long a batch waits for more requests after its first (default: {DEFAULT_MAX_WAIT_MS:g})",
     )
     p.add_argument(
         "--allowed-host",
@@ -55,6 +83,9 @@ def add_parser(sub) -> None:
         type=float,
         default=100.0,
         help="decoded pixels per request, all its images together (default: 100)",
+    )
+    p.add_argument(
+        "--inspectors-dir", type=Path, metavar="DIR", help="where inspectors live (default: CACHE/inspectors)"
     )
     p.set_defaults(handler=run)
 
@@ -84,6 +115,18 @@ def web_config(args: argparse.Namespace, index: Path):
         allowed_hosts=tuple(args.allowed_host),
         max_request_megapixels=args.max_request_megapixels,
         max_connections=args.max_connections,
+        inspectors_dir=getattr(args, "inspectors_dir", None),
+    )
+
+
+def engine_config(args: argparse.Namespace):
+    from multimodal.engine.config import EngineConfig
+
+    return EngineConfig(
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        queue_size=args.queue_size,
+        call_threads=args.concurrency,
     )
 
 
@@ -130,7 +173,7 @@ def run(args: argparse.Namespace, config) -> int:
             file=sys.stderr,
         )
     ensure_catalog(services, index, args.demo_data, args.quiet)
-    app = create_app(services, web, examples_dir=config.resolved_cache_dir / "examples")
+    app = create_app(services, web, examples_dir=config.resolved_cache_dir / "examples", engine=engine_config(args))
     print(
         f"sceneqa: serving the UI at http://{web.host}:{web.port}/ and the API at http://{web.host}:{web.port}/v1 "
         f"(docs: /docs)",

@@ -1,0 +1,82 @@
+"""``sceneqa bench explain``: milliseconds for one label's heatmap of one image, lite and a ViT-B-32-sized model.
+
+Timed from a decoded image to the heatmap at image size (prepare, forward, backward, upsampling), one label, one
+image per call, as ``locate`` and ``classify --explain`` run it; the overlay PNG is not encoded. The ViT part uses
+``tiny:open_clip/ViT-B-32`` (the real architecture with random weights: the speed is the model's, the map
+means nothing). The photo is scikit-image's ``chelsea`` (451x300) upscaled to ``--size`` on its long side.
+Also times ``classify``'s image embedding of the same image, to show what ``--explain`` adds on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+from PIL import Image
+
+from eval.bench_inspect import cpu_flags
+from eval.machine import header_line, machine_info
+
+
+def _photo(size: int) -> Image.Image:
+    from skimage import data
+
+    img = Image.fromarray(data.chelsea())
+    w, h = img.size
+    return img.resize((size, round(h * size / w)), Image.BICUBIC)
+
+
+def _time(fn, repeats: int) -> dict[str, float]:
+    fn()  # warm-up: first-call allocations and lazy init
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 1),
+        "p90_ms": round(float(np.percentile(times, 90)), 1),
+        "min_ms": round(min(times), 1),
+    }
+
+
+def bench_encoder(spec: str, config, image: Image.Image, label: str, repeats: int) -> dict:
+    """Heatmap and plain-embedding timings for the encoder ``spec`` built like the CLI builds it."""
+    from dataclasses import replace
+
+    from multimodal.explain.factory import create_explainer
+    from multimodal.explain.targets import phrase_targets
+    from multimodal.services import build_services
+
+    tier = "lite" if spec == "lite" else "tiny"
+    services = build_services(replace(config, tier=tier, encoder=spec, offline=True))
+    explainer = create_explainer(services.encoder)
+    target = phrase_targets(services.encoder, services.zeroshot, [label])[0][0]
+    heat = _time(lambda: explainer.explain(explainer.prepare(image), target), repeats)
+    embed = _time(lambda: services.encoder.embed_images([image]), repeats)
+    return {"encoder": spec, "method": explainer.name, "heatmap": heat, "embed_only": embed}
+
+
+def run_bench_explain(args: argparse.Namespace, config) -> int:
+    import torch
+
+    print(header_line())
+    print(f"cpu flags: {' '.join(cpu_flags()) or 'unknown'}; torch threads: {torch.get_num_threads()}")
+    image = _photo(args.size)
+    print(f"image {image.size[0]}x{image.size[1]}, label {args.label!r}, {args.repeats} timed calls each (p50/p90)")
+    rows = []
+    for spec in args.encoders:
+        load = os.getloadavg()[0]
+        row = {**bench_encoder(spec, config, image, args.label, args.repeats), "load_avg_1min": round(load, 2)}
+        rows.append(row)
+        h, e = row["heatmap"], row["embed_only"]
+        print(
+            f"{spec} ({row['method']}): heatmap p50 {h['p50_ms']} ms, p90 {h['p90_ms']} ms, min {h['min_ms']} ms; "
+            f"classify embedding alone p50 {e['p50_ms']} ms (load average {load:.2f} on {os.cpu_count()} cores)"
+        )
+    if args.json:
+        print(json.dumps({"machine": machine_info(), "cpu_flags": cpu_flags(), "rows": rows}))
+    return 0

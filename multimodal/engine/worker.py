@@ -1,0 +1,148 @@
+"""A model worker: threads that own one kind of model call, pull :class:`~multimodal.engine.jobs.Job` s from
+a bounded queue and run them, gathering several into one call when the worker batches.
+
+Batching (``max_batch`` > 1): the first job taken starts a batch; more are taken while the batch holds fewer
+than ``max_batch`` items, waiting at most ``max_wait_s`` after the first for them (Triton's dynamic batcher,
+TorchServe's max batch delay). A job that would overflow the batch opens the next one. Before the model sees
+a batch, each job is admitted: one whose deadline passed (or was cancelled) while it waited is dropped
+(``DeadlineExceeded``, counted as expired) and costs no model time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_mod
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from multimodal.deadline import DeadlineExceeded
+from multimodal.engine.jobs import EngineBusyError, EngineObserver, Job, NullObserver
+
+log = logging.getLogger("sceneqa.serve")
+
+#: run(list of admitted jobs) -> one result per job, in order (raising fails every job of the batch)
+BatchFn = Callable[[Sequence[Job]], Sequence[object]]
+
+
+class Worker:
+    def __init__(
+        self,
+        name: str,
+        run: BatchFn,
+        *,
+        max_batch: int = 1,
+        max_wait_s: float = 0.0,
+        queue_size: int = 32,
+        threads: int = 1,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.name = name
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.queue_size = queue_size
+        self.threads = threads
+        self._run = run
+        self._observer = observer or NullObserver()
+        self._queue: queue_mod.Queue[Job] = queue_mod.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting (not counting those running)."""
+        return self._queue.qsize()
+
+    @property
+    def busy(self) -> int:
+        """Batches running now."""
+        return self._busy
+
+    def submit(self, job: Job) -> Job:
+        """Queue ``job`` (returns at once); :class:`EngineBusyError` when the queue is full."""
+        self._start()
+        try:
+            self._queue.put_nowait(job)
+        except queue_mod.Full:
+            self._observer.rejected(self.name)
+            raise EngineBusyError(
+                f"the server is busy: {self.queue_size} requests already wait for the {self.name} model; "
+                "retry in a second"
+            ) from None
+        return job
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _start(self) -> None:
+        if self._threads:  # started on first use: building an app starts no thread
+            return
+        with self._lock:
+            if self._threads or self._stop.is_set():
+                return
+            for i in range(self.threads):
+                t = threading.Thread(target=self._loop, name=f"sceneqa-{self.name}-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def _loop(self) -> None:
+        carry: Job | None = None
+        while not self._stop.is_set():
+            if carry is None:
+                try:
+                    carry = self._queue.get(timeout=0.2)
+                except queue_mod.Empty:
+                    continue
+            batch, carry = self._gather(carry)
+            live = [job for job in batch if self._admitted(job)]
+            if live:
+                self._execute(live)
+
+    def _gather(self, first: Job) -> tuple[list[Job], Job | None]:
+        """``(batch starting with first, a job taken that did not fit or None)``."""
+        batch, items = [first], first.size
+        if self.max_batch <= 1:
+            return batch, None
+        until = time.monotonic() + self.max_wait_s
+        while items < self.max_batch:
+            try:
+                left = until - time.monotonic()
+                job = self._queue.get_nowait() if left <= 0 else self._queue.get(timeout=left)
+            except queue_mod.Empty:
+                break
+            if items + job.size > self.max_batch:
+                return batch, job
+            batch.append(job)
+            items += job.size
+        return batch, None
+
+    def _admitted(self, job: Job) -> bool:
+        if job.admit():
+            return True
+        self._observer.expired(self.name)
+        return False
+
+    def _execute(self, jobs: list[Job]) -> None:
+        with self._lock:
+            self._busy += 1
+        t0 = time.perf_counter()
+        try:
+            results = self._run(jobs)
+        except BaseException as exc:  # every job of the batch gets the error; the worker goes on
+            seconds = time.perf_counter() - t0
+            for job in jobs:
+                if job.deadline is not None and job.deadline.cancelled and not isinstance(exc, DeadlineExceeded):
+                    log.warning("abandoned %s failed after its client was answered: %s", job.deadline.what, exc)
+                job.fail(exc, seconds)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            with self._lock:
+                self._busy -= 1
+        seconds = time.perf_counter() - t0
+        self._observer.batch(self.name, sum(j.size for j in jobs), seconds)
+        for job, result in zip(jobs, results, strict=True):
+            job.finish(result, seconds)
