@@ -30,7 +30,7 @@ from demos.api_errors import PathScrubber
 from demos.api_models import describe_routes
 from demos.api_payload import MAX_FILTERS, Payload, contexts_of, flat_object, read_payload
 from demos.catalog_handle import CatalogHandle
-from demos.explain_api import add_explain_routes, explain_classify
+from demos.explain_api import add_explain_routes, explain_classify, explain_search
 from demos.inspect_api import add_inspect_routes, open_selection, server_shelf
 from demos.labelsets_api import add_labelset_routes, classify_with_labelset_rows, labelset_selection
 from demos.model_calls import ModelCalls
@@ -197,7 +197,7 @@ def _model_routes(router: APIRouter, d: _Deps, auth: list) -> None:
         for hit in response["results"]:
             hit["image"] = f"/v1/items/{quote(hit['id'], safe='')}/image"  # by id (URL-encoded), never a server path
         response["query"]["index"] = d.catalog.folder.name
-        return response
+        return await explain_search(d, p, images, response, request)  # explain=true: overlays per hit
 
 
 def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:

@@ -120,8 +120,8 @@ def test_classify_without_explain_has_no_explanation(client, monkeypatch):
 
 
 def test_search_explanations_per_hit_capped(client, tiny_services, tmp_path):
-    """``search_explanations`` over a real catalog and /v1/search's response. It is not wired into /v1/search yet:
-    demos/api.py is at its 400-line cap (the one line is ``response = await explain_search(...)``)."""
+    """``search_explanations`` over a real catalog and /v1/search's response, then /v1/search with explain=true
+    (the same, wired)."""
     from demos.api_payload import Payload
     from demos.catalog_handle import CatalogHandle
     from demos.explain_api import search_explanations
@@ -138,6 +138,11 @@ def test_search_explanations_per_hit_capped(client, tiny_services, tmp_path):
     hits = res["results"]
     assert len(hits) == MAX_OVERLAYS + 1
     assert all("explanation" in h for h in hits[:MAX_OVERLAYS]) and "explanation" not in hits[-1]
+    wired = client.post("/v1/search", json={**query, "explain": True}).json()
+    assert [h["id"] for h in wired["results"]] == [h["id"] for h in hits]
+    assert all(h["explanation"]["overlays"] for h in wired["results"][:MAX_OVERLAYS])
+    assert "explanation" not in wired["results"][-1] and wired["explanation_note"]
+    assert "explanation" not in client.post("/v1/search", json=query).json()["results"][0]  # off by default
     assert f"explained {MAX_OVERLAYS} of {MAX_OVERLAYS + 1} hits" in res["explanation_note"]
     first = hits[0]["explanation"]["overlays"][0]
     assert first["label"] == "a red circle" and decoded(first["overlay"]).size == (160, 96)
