@@ -158,10 +158,11 @@ def ensure_catalog(services, index: Path, demo_data: Path | None, quiet: bool) -
 def run(args: argparse.Namespace, config) -> int:
     import uvicorn
 
-    from demos.memory import limit_malloc_arenas
+    from demos.memory import fix_mmap_threshold, limit_malloc_arenas
     from demos.server import create_app
 
     limit_malloc_arenas()  # before any worker thread exists: flat memory under load (see demos/memory.py)
+    fix_mmap_threshold()  # freed image buffers go back to the OS
     index = args.index or config.resolved_cache_dir / "demo-index"
     services = services_for_index(config, index)
     announce(services, args.quiet)
