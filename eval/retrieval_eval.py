@@ -55,15 +55,13 @@ def load_data(
     return loaded
 
 
-def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = Path("reports/retrieval")) -> int:
-    """Evaluate ``services``' encoder on ``loaded`` (from :func:`load_data`); writes report.json, report.md and a
-    recall@k plot into ``out`` and prints the summary. ``data`` only labels the report."""
+def embed_items(services, loaded: LoadReport) -> tuple[list, np.ndarray, list[str]]:
+    """``(items embedded, their vectors (n, d), one message per image that failed)``, with a progress bar."""
     from tqdm import tqdm
 
     from multimodal.ingest.batch_embed import embed_sources
 
     items = list(loaded.items)
-    start = time.perf_counter()
     with tqdm(total=len(items), unit="img", file=sys.stderr, disable=None) as bar:
         batch = embed_sources(
             services.encoder,
@@ -74,8 +72,14 @@ def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = 
         )
     for msg in batch.errors.values():
         print(f"sceneqa: skipped image: {msg}", file=sys.stderr)
-    kept = [items[i] for i in batch.indices]
-    img = batch.vectors
+    return [items[i] for i in batch.indices], batch.vectors, list(batch.errors.values())
+
+
+def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = Path("reports/retrieval")) -> int:
+    """Evaluate ``services``' encoder on ``loaded`` (from :func:`load_data`); writes report.json, report.md and a
+    recall@k plot into ``out`` and prints the summary. ``data`` only labels the report."""
+    start = time.perf_counter()
+    kept, img, failed = embed_items(services, loaded)
     captions = [(j, c) for j, it in enumerate(kept) for c in it.captions]
     txt = services.encoder.embed_texts([c for _, c in captions])
     t2i_rel = np.zeros((len(captions), len(kept)), bool)
@@ -98,7 +102,7 @@ def run_retrieval_eval(services, loaded: LoadReport, *, data: Path, out: Path = 
         "seconds": elapsed,
         "machine": machine_info(),
         "skipped_rows": list(loaded.problems),
-        "failed_images": list(batch.errors.values()),
+        "failed_images": failed,
         **report,
     }
     write_json(out, full)

@@ -9,7 +9,6 @@ embedding) and after (the tuned map). The same functions as ``sceneqa index tune
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -18,30 +17,10 @@ import numpy as np
 from eval.data import LoadReport
 from eval.machine import machine_info
 from eval.report import plot_recall_curve, table, write_json, write_markdown
-from eval.retrieval_eval import retrieval_metrics
+from eval.retrieval_eval import embed_items, retrieval_metrics
 from multimodal.errors import ConfigError
 from multimodal.search_tune import text_features
 from retrieval.tune import choose_map, split_mask
-
-
-def _embed(services, loaded: LoadReport):
-    from tqdm import tqdm
-
-    from multimodal.ingest.batch_embed import embed_sources
-
-    items = list(loaded.items)
-    with tqdm(total=len(items), unit="img", file=sys.stderr, disable=None) as bar:
-        batch = embed_sources(
-            services.encoder,
-            [it.path for it in items],
-            limits=services.config.image_limits,
-            names=[str(it.path) for it in items],
-            progress=bar.update,
-        )
-    for msg in batch.errors.values():
-        print(f"sceneqa: skipped image: {msg}", file=sys.stderr)
-    kept = [items[i] for i in batch.indices]
-    return kept, batch.vectors, list(batch.errors.values())
 
 
 def tune_split_metrics(enc_text: np.ndarray, feats: np.ndarray, img: np.ndarray, seed: int) -> dict:
@@ -73,7 +52,7 @@ def run_retrieval_tune_eval(
     if seeds < 1:
         raise ConfigError(f"--tune-seeds must be >= 1, got {seeds}")
     start = time.perf_counter()
-    kept, img, failed = _embed(services, loaded)
+    kept, img, failed = embed_items(services, loaded)
     if len(kept) < 40:
         raise ConfigError(f"--tune needs at least 40 captioned images to split in halves; got {len(kept)}")
     captions = [it.captions[0] for it in kept]
