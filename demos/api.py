@@ -30,7 +30,7 @@ from demos.api_errors import PathScrubber
 from demos.api_models import describe_routes
 from demos.api_payload import MAX_FILTERS, Payload, contexts_of, flat_object, read_payload
 from demos.catalog_handle import CatalogHandle
-from demos.explain_api import add_explain_routes, explain_classify, explain_search
+from demos.explain_api import add_explain_routes, explain_ask, explain_classify, explain_search, no_stream_explain
 from demos.inspect_api import add_inspect_routes, open_selection, server_shelf
 from demos.labelsets_api import add_labelset_routes, classify_with_labelset_rows, labelset_selection
 from demos.model_calls import ModelCalls
@@ -188,6 +188,7 @@ def _model_routes(router: APIRouter, d: _Deps, auth: list) -> None:
             k=p.number("k", 10, int, 1, 1000),
             hybrid=p.flag("hybrid"),
         )
+        p.flag("explain")  # read before the search: a malformed flag is a 422, not work then an error
 
         def run():
             d.pixel_check(images[:1])
@@ -216,6 +217,7 @@ def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:
         )
         inspector, labelset = p.text("inspector", limit=200), p.text("labelset", limit=200)  # become evidence
         use_catalog = p.flag("use_catalog") and d.catalog.exists()
+        p.flag("explain")  # read before the model runs: a malformed flag is a 422 with no model time spent
 
         def prepared() -> AskRequest:  # runs in the worker: reading and chunking records is CPU work
             d.pixel_check(images)
@@ -225,10 +227,12 @@ def _ask_route(router: APIRouter, d: _Deps, auth: list) -> None:
             return replace(full, preloaded_chunks=tuple(chunks)) if chunks else full
 
         def run():
-            return ask(d.services, prepared(), d.catalog.reader() if use_catalog else None).as_dict()
+            return ask(d.services, prepared(), d.catalog.reader() if use_catalog else None)
 
         if not p.flag("stream"):
-            return await d.calls.run(run, what="ask", receive=request.receive, lane="answerer")
+            result = await d.calls.run(run, what="ask", receive=request.receive, lane="answerer")
+            return await explain_ask(d, p, images, question, result, request)  # explain=true: demos/explain_api.py
+        no_stream_explain(p)
 
         def pieces():
             return ask_stream(d.services, prepared(), d.catalog.reader() if use_catalog else None)
@@ -278,7 +282,7 @@ def _item_routes(router: APIRouter, d: _Deps, auth: list) -> None:
             raise HTTPException(404, f"no item {item_id[:200]!r} in the catalog")
         return {"removed": list(removed)}
 
-    @router.get("/v1/items/{item_id}/image", dependencies=auth)
+    @router.get("/v1/items/{item_id}/image", dependencies=auth, response_class=FileResponse)
     async def item_image(item_id: str):
         path, media_type = await run_in_threadpool(d.catalog.image_file, item_id)
         return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})

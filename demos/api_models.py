@@ -1,19 +1,47 @@
 """The HTTP API's request contracts as pydantic models, for the OpenAPI document (``/docs``): per POST route the
-JSON body, the same fields as multipart/form-data (images and records as files, objects as JSON text), and the
-``{"error": ...}`` answers every /v1 route may give.
+JSON body, the same fields as multipart/form-data (images and records as files, objects as JSON text); with
+:mod:`demos.api_responses`, what every route answers and the ``{"error": ...}`` answers it may give.
 
 The routes read their bodies with :class:`demos.api_payload.Payload`, whose typed accessors enforce these
 types and ranges for JSON and forms alike (422 naming the field and the expected type); the limits here are
-the same constants. ``tests/test_contracts.py`` checks that every POST route is described and fuzzes them."""
+the same constants. ``tests/test_contracts.py`` checks the request contracts, ``tests/test_contracts_answers.py``
+that every route's real answers match what is documented, ``tests/test_contracts_live.py`` fuzzes a real server."""
 
 from __future__ import annotations
-
-import copy
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from demos.api_fit_responses import (
+    Inspection,
+    Inspections,
+    InspectorFitted,
+    Inspectors,
+    LabelSetRemoved,
+    LabelSets,
+    LabelSetTaught,
+    Tuned,
+)
 from demos.api_payload import MAX_CONTEXTS, MAX_FILTERS, MAX_IMAGES
+from demos.api_responses import (
+    ERROR_STATUSES,
+    OUTSIDE_V1,
+    AskAnswer,
+    Classified,
+    ClassifyResults,
+    EmptyIndex,
+    FlatValue,
+    Health,
+    IndexInfo,
+    ItemsAdded,
+    ItemsRemoved,
+    Located,
+    SearchAnswer,
+    Unclassified,
+    error_answers,
+    event_stream,
+    json_schema,
+)
 from multimodal.ask.context_files import MAX_CONTEXT_BYTES
 from multimodal.ask.questions import MAX_QUESTION_CHARS
 from multimodal.explain.base import MAX_PHRASE_CHARS
@@ -21,7 +49,6 @@ from multimodal.zeroshot import MAX_LABELS
 
 B64 = "the image file's bytes, base64 (a data: URL prefix is allowed)"
 NAME = Field(None, max_length=200)
-FlatValue = str | int | float | bool | None
 
 
 class _Body(BaseModel):
@@ -68,6 +95,7 @@ class AskBody(_Images):
     labelset: str | None = NAME
     use_catalog: bool = False
     stream: bool = Field(False, description="answer as server-sent events (token, answer, error)")
+    explain: bool = Field(False, description="add an explanation: overlays of the image regions behind the answer")
 
 
 class ItemsBody(_Images):
@@ -119,42 +147,34 @@ BODIES: dict[str, type[BaseModel]] = {
     "/v1/index/tune": TuneBody,
     "/v1/locate": LocateBody,
 }
-OTHER_ANSWERS = {  # answers that are not JSON
-    "/v1/ask": {200: {"content": {"text/event-stream": {}}}},  # events token ... answer, or error
-    "/v1/items/{item_id}/image": {200: {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}},
+#: (method, path) -> (status, what the route answers, description): every JSON route (demos/api_responses.py)
+ANSWERS: dict[tuple[str, str], tuple[int, object, str]] = {
+    ("GET", "/healthz"): (200, Health, "the server is up: its tier, models and queues"),
+    ("GET", "/v1/index"): (200, IndexInfo | EmptyIndex, "the catalog (count 0 and no details before any add)"),
+    ("POST", "/v1/classify"): (200, Classified | Unclassified | ClassifyResults, "one image: its row; more: results"),
+    ("POST", "/v1/search"): (200, SearchAnswer, "hits, best first, and the query as understood"),
+    ("POST", "/v1/ask"): (200, AskAnswer, "the answer with its evidence (stream=true: server-sent events)"),
+    ("POST", "/v1/items"): (200, ItemsAdded, "what the add did"),
+    ("DELETE", "/v1/items/{item_id}"): (200, ItemsRemoved, "the removed ids"),
+    ("GET", "/v1/labelsets"): (200, LabelSets, "the taught label sets (a damaged one with its error)"),
+    ("POST", "/v1/labelsets"): (201, LabelSetTaught, "the label set as taught"),
+    ("DELETE", "/v1/labelsets/{name}"): (200, LabelSetRemoved, "the removed label set"),
+    ("POST", "/v1/index/tune"): (200, Tuned, "the tuned query map's provenance"),
+    ("GET", "/v1/inspectors"): (200, Inspectors, "the fitted inspectors (a damaged one with its error)"),
+    ("POST", "/v1/inspectors"): (201, InspectorFitted, "the inspector as fitted"),
+    ("POST", "/v1/inspect"): (200, Inspection | Inspections, "one image: its inspection; more: results"),
+    ("POST", "/v1/locate"): (200, Located, "where the phrase is in the image"),
 }
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"error": {"type": "string"}},
-    "required": ["error"],
+#: answers that are not JSON, by (method, path)
+OTHER_ANSWERS: dict[tuple[str, str], dict] = {
+    ("POST", "/v1/ask"): {200: {"content": event_stream(AskAnswer)}},  # stream=true
+    ("GET", "/v1/items/{item_id}/image"): {
+        200: {
+            "description": "the item's image file",
+            "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 }
-ERROR_STATUSES = {
-    400: "a bad request (the message says which field and why)",
-    401: "missing or wrong API token",
-    404: "no such item, inspector, label set, or an empty catalog",
-    405: "wrong method",
-    409: "exists already, or made with another encoder",
-    413: "over a size limit (bytes, images, pixels, characters)",
-    415: "neither JSON nor a form",
-    422: "a field of the wrong type or out of range, named with the expected type",
-    503: "the model queue is full (see Retry-After)",
-    504: "the request's deadline passed",
-}
-
-
-def json_schema(model: type[BaseModel]) -> dict:
-    """The model's JSON schema with its ``$defs`` inlined (OpenAPI resolves ``$ref`` against the document)."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def inline(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]]))
-            return {k: inline(v) for k, v in node.items()}
-        return [inline(v) for v in node] if isinstance(node, list) else node
-
-    return inline(schema)
 
 
 def form_schema(model: type[BaseModel]) -> dict:
@@ -178,19 +198,29 @@ def form_schema(model: type[BaseModel]) -> dict:
 
 
 def describe_routes(router: APIRouter) -> None:
-    """Adds the request bodies of :data:`BODIES` and the error answers to the OpenAPI document of ``router``'s
-    /v1 routes (read when ``/openapi.json`` is first built)."""
-    errors = {
-        code: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-        for code, text in ERROR_STATUSES.items()
-    }
+    """Adds to the OpenAPI document of ``router``'s routes (read when ``/openapi.json`` is first built): the
+    request bodies of :data:`BODIES`, what each route answers (:data:`ANSWERS`, :data:`OTHER_ANSWERS`) and its
+    ``{"error": ...}`` answers (403, a cross-site write, only for writes)."""
     for route in router.routes:
         path = getattr(route, "path", "")
-        if not path.startswith("/v1/") or not getattr(route, "include_in_schema", False):
+        if not getattr(route, "include_in_schema", False) or not (path.startswith("/v1/") or path in OUTSIDE_V1):
             continue
-        route.responses = {**errors, **OTHER_ANSWERS.get(path, {}), **route.responses}
-        model = BODIES.get(path) if "POST" in route.methods else None
-        if model is not None:
-            content = {"application/json": {"schema": json_schema(model)}}
-            content["multipart/form-data"] = {"schema": form_schema(model)}
-            route.openapi_extra = {"requestBody": {"required": False, "content": content}}
+        for method in sorted(route.methods):
+            codes = [c for c in ERROR_STATUSES if method != "GET" or c != 403] if path.startswith("/v1/") else None
+            route.responses = {**_answers(method, path, codes or OUTSIDE_V1[path]), **route.responses}
+            model = BODIES.get(path) if method == "POST" else None
+            if model is not None:
+                content = {"application/json": {"schema": json_schema(model)}}
+                content["multipart/form-data"] = {"schema": form_schema(model)}
+                route.openapi_extra = {"requestBody": {"required": False, "content": content}}
+
+
+def _answers(method: str, path: str, error_codes) -> dict[int, dict]:
+    answers = error_answers(error_codes)
+    if (method, path) in ANSWERS:
+        status, model, text = ANSWERS[method, path]
+        answers[status] = {"description": text, "content": {"application/json": {"schema": json_schema(model)}}}
+    for status, extra in OTHER_ANSWERS.get((method, path), {}).items():
+        content = {**answers.get(status, {}).get("content", {}), **extra["content"]}
+        answers[status] = {**answers.get(status, {}), **extra, "content": content}
+    return answers

@@ -1,6 +1,7 @@
 """The explain routes of the HTTP API (issue 17): ``POST /v1/locate`` (one image + a phrase -> boxes, the method
 that found them, a description and an overlay PNG), and the ``explanation`` field that ``explain=true`` adds to
-/v1/classify (per image: an overlay per reported label) and /v1/search (per hit: where it matches the query).
+/v1/classify (per image: an overlay per reported label, text labels or a label set's), /v1/search (per hit:
+where it matches the query) and /v1/ask (per image: the regions behind the answer; not with ``stream=true``).
 
 Overlays are base64 PNGs, their long side at most :data:`MAX_OVERLAY_SIDE` (boxes and peaks stay in the original
 image's pixels); at most :data:`MAX_OVERLAYS` per request (each is a forward and a backward pass), the rest are
@@ -27,11 +28,17 @@ MAX_OVERLAY_SIDE = 768
 
 def overlay_payload(image, heat, boxes) -> dict[str, object]:
     """``{"png": base64 PNG, "size": [w, h]}`` of the overlay, shrunk to :data:`MAX_OVERLAY_SIDE`."""
+    from multimodal.explain.render import overlay
+
+    return picture_payload(overlay(image, heat, boxes))
+
+
+def picture_payload(picture) -> dict[str, object]:
+    """``{"png": base64 PNG, "size": [w, h]}`` of a drawn overlay, shrunk to :data:`MAX_OVERLAY_SIDE`."""
     from PIL import Image
 
-    from multimodal.explain.render import overlay, png_bytes
+    from multimodal.explain.render import png_bytes
 
-    picture = overlay(image, heat, boxes)
     if max(picture.size) > MAX_OVERLAY_SIDE:
         scale = MAX_OVERLAY_SIDE / max(picture.size)
         size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
@@ -76,9 +83,9 @@ def explain_image(explainer, image, labels, targets) -> list[dict[str, object]]:
 
 def classify_explanations(services, images: list[tuple[str, bytes]], rows: list[dict]) -> list[dict]:
     """``rows`` (classify's JSON per image) each with an ``explanation``: overlays of its reported labels, in
-    order, :data:`MAX_OVERLAYS` at most over the request."""
+    order, :data:`MAX_OVERLAYS` at most over the request. A text label's target is its embedding; a label set's
+    label's, the head's logit for it (:mod:`multimodal.explain.linear`)."""
     from multimodal.explain.factory import create_explainer
-    from multimodal.explain.targets import phrase_targets
     from multimodal.images import load_image
 
     explainer = create_explainer(services.encoder)
@@ -89,18 +96,28 @@ def classify_explanations(services, images: list[tuple[str, bytes]], rows: list[
         if "error" in row or not labels:
             row["explanation"] = {"overlays": [], "note": "nothing to explain: no labels were reported"}
             continue
-        if row.get("labelset"):
-            row["explanation"] = {"overlays": [], "note": "explain=true explains text labels, not taught label sets"}
-            continue
         keep = labels[: max(0, left)]
         image = load_image(data, limits=services.config.image_limits, name=name)
-        targets = phrase_targets(services.encoder, services.zeroshot, keep)[0] if keep else []
+        targets = label_targets(services, row.get("labelset"), keep) if keep else []
         row["explanation"] = {"overlays": explain_image(explainer, image, keep, targets), "note": None}
         left -= len(keep)
     note = cap_note(asked, MAX_OVERLAYS - left, "labels")
     for row in rows:
         row["explanation"]["note"] = row["explanation"]["note"] or note
     return rows
+
+
+def label_targets(services, labelset: str | None, labels: list[str]) -> list:
+    """Targets of ``labels``: their text embeddings (aimed as ``locate`` aims a phrase), or, with ``labelset``
+    (a name), the label set's head logits."""
+    if labelset:
+        from demos.labelsets_api import open_labelset
+        from multimodal.explain.linear import labelset_targets
+
+        return labelset_targets(open_labelset(services, labelset), labels)
+    from multimodal.explain.targets import phrase_targets
+
+    return list(phrase_targets(services.encoder, services.zeroshot, labels)[0])
 
 
 def search_explanations(services, catalog, p: Payload, images, response: dict) -> dict:
@@ -151,6 +168,50 @@ async def explain_search(d, p: Payload, images, response: dict, request: Request
         what="explain",
         receive=request.receive,
     )
+
+
+def ask_explanation(services, images: list[tuple[str, bytes]], question: str, answer) -> dict[str, object]:
+    """/v1/ask's ``explanation``: per image (the first :data:`MAX_OVERLAYS`) that has cited boxes or a subject
+    heatmap, the overlay of the regions behind the answer (:mod:`multimodal.explain.evidence`), and a note."""
+    from multimodal.explain.base import ExplainConfig
+    from multimodal.explain.evidence import answer_target, explain_answer
+    from multimodal.images import load_image
+
+    if not images:
+        return {"subject": None, "overlays": [], "note": "nothing to explain: the request has no images"}
+    subject, explainer, target, problem = answer_target(services, question)
+    kept = images[:MAX_OVERLAYS]
+    loaded = [load_image(data, limits=services.config.image_limits, name=name) for name, data in kept]
+    rows, _ = explain_answer(loaded, answer, explainer, target, ExplainConfig(max_explanations=MAX_OVERLAYS))
+    overlays = [
+        {**row.as_dict(subject), "name": kept[row.n - 1][0], "overlay": picture_payload(row.picture)} for row in rows
+    ]
+    bare = len(kept) - len(rows)
+    notes = [
+        problem,
+        cap_note(len(images), len(kept), "images"),
+        f"{bare} image(s) without cited boxes or a subject: no overlay" if bare else None,
+    ]
+    return {"subject": subject, "overlays": overlays, "note": "; ".join(n for n in notes if n) or None}
+
+
+async def explain_ask(d, p: Payload, images, question: str, result, request: Request) -> dict:
+    """/v1/ask's answer (``result``: an :class:`~multimodal.ask.pipeline.AskResult`) as JSON, with an
+    ``explanation`` when the request says ``explain=true``."""
+    out = result.as_dict()
+    if p.flag("explain"):
+        out["explanation"] = await d.calls.run(
+            lambda: ask_explanation(d.services, images, question, result.answer),
+            what="explain",
+            receive=request.receive,
+        )
+    return out
+
+
+def no_stream_explain(p: Payload) -> None:
+    """400 for ``explain=true`` with ``stream=true``: overlays come with the whole answer, not in the stream."""
+    if p.flag("explain"):
+        raise HTTPException(400, "explain=true needs stream=false: the overlays come with the whole answer")
 
 
 class _Detector:

@@ -90,7 +90,7 @@ def add_inspect_routes(router: APIRouter, d, auth: list, shelf: InspectorShelf) 
     @router.get("/v1/inspectors", dependencies=auth)
     async def list_inspectors():
         rows = await d.calls.run(shelf.summaries, what="listing inspectors")
-        return {"inspectors": [_public(r) for r in rows]}
+        return {"inspectors": [_public(r) | ({"error": scrub(r["error"])} if "error" in r else {}) for r in rows]}
 
     @router.post("/v1/inspectors", dependencies=auth, status_code=201)
     async def fit(request: Request):

@@ -52,6 +52,12 @@ class ServerMetrics:
             ["worker"],
             registry=r,
         )
+        self.overran_total = Counter(
+            "sceneqa_deadline_overran",
+            "items whose deadline passed during a model pass that started in time (their answer came too late)",
+            ["worker"],
+            registry=r,
+        )
         if engine_stats is not None:
             self.watch(engine_stats)
 
@@ -69,6 +75,9 @@ class ServerMetrics:
 
     def rejected(self, worker: str) -> None:
         self.rejected_total.labels(worker).inc()
+
+    def overran(self, worker: str) -> None:
+        self.overran_total.labels(worker).inc()
 
     # -- requests -----------------------------------------------------------------------------------------
     def request(self, route: str, method: str, status: int, seconds: float) -> None:

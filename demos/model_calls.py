@@ -41,6 +41,11 @@ class ModelCalls:
             self._limiter = anyio.CapacityLimiter(self.capacity + 2)
         return self._limiter
 
+    @property
+    def full(self) -> bool:
+        """``capacity`` requests are running or waiting now (a new one would be refused)."""
+        return self._pending >= self.capacity
+
     def _enter(self) -> None:
         with self._lock:
             if self._pending >= self.capacity:

@@ -1,6 +1,6 @@
 """One server for the UI and the API: FastAPI with the API routes, ``/metrics`` and the Gradio app mounted at
 ``/``, behind the guards of :mod:`demos.middleware` (outermost first: the request log and metrics, trusted
-Host, login back-off, no cross-site writes, body cap; then the Gradio path guard).
+Host, login back-off, no cross-site writes, body cap; then the Gradio event and path guards).
 
 The UI and the API share one serving engine (:mod:`multimodal.engine`): the same model workers, queues and
 limits; the handlers get services whose encoder batches through it."""
@@ -11,11 +11,17 @@ import hmac
 from pathlib import Path
 
 from fastapi import HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from demos.api import create_api
-from demos.api_errors import PathScrubber, install_error_handlers
+from demos.api_errors import install_error_handlers
+from demos.api_responses import metrics_answers
+from demos.api_wording import ApiScrubber
 from demos.catalog_handle import CatalogHandle
+from demos.early_refusal import RefuseWhenFull
 from demos.gate import ModelGate
+from demos.gradio_events import GradioEventGuard
+from demos.gradio_log_cap import cap_event_errors, install_log_caps
 from demos.inspect_api import server_shelf
 from demos.metrics import ServerMetrics
 from demos.middleware import BodyLimit, HostGuard, LoginThrottle, OriginGuard, RequestLog
@@ -50,7 +56,8 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None, en
     app = FastAPI(
         title="sceneqa", description="Visual questions, catalog search and zero-shot classification.", version="0.1.0"
     )
-    scrubber = PathScrubber({"<index>": config.index, "<ui-uploads>": upload_root})
+    # no server folder in a message, and the JSON field named where the library names a CLI option
+    scrubber = ApiScrubber({"<index>": config.index, "<ui-uploads>": upload_root})
     install_error_handlers(app, scrubber)
     inspectors = server_shelf(services, config.inspectors_dir)  # one shelf for the API and the UI
     app.include_router(create_api(services, catalog, config, calls, scrubber, inspectors=inspectors))
@@ -64,6 +71,8 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None, en
         limits=config.limits(services.config.image_limits.max_pixels),
         inspectors=inspectors,
     )
+    cap_event_errors(demo)  # Gradio prints a failed event's error, every input value in it: kept short
+    install_log_caps()  # and so are long log records (uvicorn's ASGI tracebacks); idempotent
     # UI events run their own code in Gradio's threads and meet the API's requests in the same worker queues
     demo.queue(default_concurrency_limit=max(config.concurrency, engine_config.max_batch), max_size=config.queue_size)
     _metrics_route(app, metrics, config.api_token)
@@ -86,9 +95,11 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None, en
     guarded = GradioPathGuard(
         app, upload_root, config.max_upload_bytes + MULTIPART_SLACK, api_names=public_api_names(demo)
     )
+    guarded = GradioEventGuard(guarded, demo)  # an unknown event stream: 404, not a stream that breaks
     guarded = BodyLimit(guarded, config.max_upload_bytes + MULTIPART_SLACK, config.max_upload_bytes)
     guarded = OriginGuard(guarded)
     guarded = LoginThrottle(guarded)
+    guarded = RefuseWhenFull(guarded, calls)  # a full server refuses model requests before reading their body
     outer = RequestLog(HostGuard(guarded, config.trusted_hosts), metrics.request)
     outer.state = app.state  # what tests and the CLI look at (catalog, demo, gate, engine, metrics)
     outer.fastapi = app
@@ -97,7 +108,7 @@ def create_app(services, config: WebConfig, examples_dir: Path | None = None, en
 
 
 def _metrics_route(app, metrics: ServerMetrics, token: str | None) -> None:
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", response_class=PlainTextResponse, responses=metrics_answers())
     async def prometheus_metrics(request: Request):
         """The Prometheus text format; needs the API token when the server has one. Never waits for a model."""
         sent = request.headers.get("authorization", "").encode()

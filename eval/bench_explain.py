@@ -4,7 +4,9 @@ Timed from a decoded image to the heatmap at image size (prepare, forward, backw
 image per call, as ``locate`` and ``classify --explain`` run it; the overlay PNG is not encoded. The ViT part uses
 ``tiny:open_clip/ViT-B-32`` (the real architecture with random weights: the speed is the model's, the map
 means nothing). The photo is scikit-image's ``chelsea`` (451x300) upscaled to ``--size`` on its long side.
-Also times ``classify``'s image embedding of the same image, to show what ``--explain`` adds on top.
+Also times ``classify``'s image embedding of the same image, to show what ``--explain`` adds on top; and, with
+``--paths-repeats N`` (default 2), classify / search / ask with explain off, on and the encoder floor side by side
+(:mod:`eval.bench_explain_paths`), with the check that explain-off imports no ``multimodal.explain`` module.
 """
 
 from __future__ import annotations
@@ -45,14 +47,11 @@ def _time(fn, repeats: int) -> dict[str, float]:
 
 def bench_encoder(spec: str, config, image: Image.Image, label: str, repeats: int) -> dict:
     """Heatmap and plain-embedding timings for the encoder ``spec`` built like the CLI builds it."""
-    from dataclasses import replace
-
     from multimodal.explain.factory import create_explainer
     from multimodal.explain.targets import phrase_targets
     from multimodal.services import build_services
 
-    tier = "lite" if spec == "lite" else "tiny"
-    services = build_services(replace(config, tier=tier, encoder=spec, offline=True))
+    services = build_services(_config_for(spec, config))
     explainer = create_explainer(services.encoder)
     target = phrase_targets(services.encoder, services.zeroshot, [label])[0][0]
     heat = _time(lambda: explainer.explain(explainer.prepare(image), target), repeats)
@@ -60,11 +59,19 @@ def bench_encoder(spec: str, config, image: Image.Image, label: str, repeats: in
     return {"encoder": spec, "method": explainer.name, "heatmap": heat, "embed_only": embed}
 
 
+def _config_for(spec: str, config):
+    from dataclasses import replace
+
+    return replace(config, tier="lite" if spec == "lite" else "tiny", encoder=spec, offline=True)
+
+
 def run_bench_explain(args: argparse.Namespace, config) -> int:
     import torch
 
     print(header_line())
     print(f"cpu flags: {' '.join(cpu_flags()) or 'unknown'}; torch threads: {torch.get_num_threads()}")
+    # first: the import check means something only before this process has made any heatmap
+    paths = _bench_paths(args, config) if getattr(args, "paths_repeats", 0) else None
     image = _photo(args.size)
     print(f"image {image.size[0]}x{image.size[1]}, label {args.label!r}, {args.repeats} timed calls each (p50/p90)")
     rows = []
@@ -78,5 +85,22 @@ def run_bench_explain(args: argparse.Namespace, config) -> int:
             f"classify embedding alone p50 {e['p50_ms']} ms (load average {load:.2f} on {os.cpu_count()} cores)"
         )
     if args.json:
-        print(json.dumps({"machine": machine_info(), "cpu_flags": cpu_flags(), "rows": rows}))
+        print(json.dumps({"machine": machine_info(), "cpu_flags": cpu_flags(), "rows": rows, "paths": paths}))
     return 0
+
+
+def _bench_paths(args: argparse.Namespace, config) -> dict:
+    """Explain off / on / the encoder floor for classify, search and ask (:mod:`eval.bench_explain_paths`), on
+    the first of ``--encoders`` with the lite answerer."""
+    from dataclasses import replace
+
+    from eval.bench_explain_paths import bench_paths, paths_text
+    from multimodal.services import build_services
+
+    spec = args.encoders[0]
+    services = build_services(replace(_config_for(spec, config), answerer="lite"))
+    load = os.getloadavg()[0]
+    result = {**bench_paths(services, size=args.size, repeats=args.paths_repeats), "encoder": spec}
+    result["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
+    print(f"{spec}: " + paths_text(result) + f"\n  (load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
+    return result

@@ -1,152 +1,125 @@
 """``sceneqa bench serve``: a bounded load test of a real ``sceneqa serve`` on loopback, before and after
-batching in one run.
+batching, at several client counts, with the bars of issue 18 and a deadline scenario, in one run.
 
-The same load runs against two servers in turn: ``--max-batch 1`` (no batching: one image or text per forward
-pass, the old behaviour) and the default ``--max-batch``. ``--clients`` concurrent clients send a mix of
-search, classify and ask requests for ``--seconds``; reported side by side: throughput, p50/p95/p99 latency per
-endpoint, errors (503s, the deliberate refusals of a full queue, apart), the mean batch size of the image and
-text workers (from the server's ``/metrics``), and the server's resident memory after a warm-up at the same
-concurrency (``--warmup`` seconds) and through the run. Traffic goes only to 127.0.0.1; the loop stops by
-itself. Exits 1 on any error other than a 503.
+1. The sweep: one server with ``--max-batch 1`` (no batching: one image or text per forward pass, the old
+   behaviour), then one with the default ``--max-batch``; each is started once, warmed up at the largest client
+   count for ``--warmup`` s, then loaded at each of ``--clients`` (1 4 16 64) in turn for ``--seconds`` s (the
+   batched server's largest count for ``--soak-seconds``: the 64 clients x 60 s bar). Per cell: throughput,
+   p50/p95/p99 per route, errors (503s, the deliberate refusals of a full queue, apart), mean image and text
+   batch (from ``/metrics``, over the cell), ``/healthz`` p99 (a separate process polls it every 100 ms), and
+   the server's RSS through the cell. The mix (``--mix``) is classify and search by default: the routes of the
+   batching workers, on which the bars are defined.
+2. The bar lines (16 clients: >= 3x unbatched throughput, p99 <= unbatched; the most clients: 0 errors but
+   503s, ``/healthz`` p99 <= 50 ms, RSS growth < 10%).
+3. The deadline scenario (:mod:`eval.bench_serve_deadline`, ``--deadline-seconds 0`` skips it).
+
+Traffic goes only to 127.0.0.1; every loop stops by itself. Exits 1 on any error other than a 503 (a 504 in
+the deadline scenario is the point of it, not an error).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import io
 import json
-import random
-import re
+import math
 import tempfile
 import time
-import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from eval.bench_serve_deadline import deadline_lines, run_deadline
+from eval.bench_serve_load import load, load_cell, payloads, scrape
+from eval.bench_serve_report import bar_lines, bars, mean_batches, speedup_lines, summarize_cell, sweep_table
 from eval.machine import header_line, machine_info
-from eval.requires import require
 from eval.rss import rss_mb
 from eval.server_process import running_server
+from multimodal.errors import ConfigError
+
+ROUTES = ("search", "classify", "ask")
 
 
-def payloads() -> dict[str, list[dict]]:
-    from PIL import Image
-    from skimage import data
+@dataclass(frozen=True)
+class ServePlan:
+    """What one ``bench serve`` run does (see the module docstring); ``--quick`` is a seconds-long version."""
 
-    def b64(arr) -> str:
-        buf = io.BytesIO()
-        Image.fromarray(arr).convert("RGB").save(buf, "JPEG", quality=85)
-        return base64.b64encode(buf.getvalue()).decode()
+    clients: tuple[int, ...] = (1, 4, 16, 64)
+    seconds: float = 20.0
+    soak_seconds: float = 60.0
+    warmup: float = 10.0
+    mix: tuple[str, ...] = ("classify", "search")
+    deadline_timeout: float = 1.0
+    deadline_seconds: float = 10.0
 
-    photos = [b64(data.chelsea()), b64(data.coffee()), b64(data.astronaut())]
-    log = "\n".join(f"2026-03-01 09:{i:02d} valve {i} inspected: seal intact" for i in range(40))
-    return {
-        "search": [{"text": t, "k": 8} for t in ("a red mug", "a cat", "a triangle sticker", "galaxies")],
-        "classify": [{"image": p, "labels": ["a cat", "a cup of coffee", "a person", "a rocket"]} for p in photos],
-        "ask": [
-            {"question": "what is this?", "images": [photos[0]]},
-            {"question": "was valve 12 inspected?", "contexts": [{"name": "inspection.log", "text": log}]},
-            {"question": "how many people are there?", "images": [photos[2]]},
-        ],
-    }
+    def __post_init__(self) -> None:
+        if not self.clients or min(self.clients) < 1:
+            raise ConfigError(f"--clients needs counts >= 1, got {list(self.clients)}")
+        unknown = [k for k in self.mix if k not in ROUTES]
+        if unknown or not self.mix:
+            raise ConfigError(f"--mix {','.join(self.mix)}: unknown or no route; use some of {','.join(ROUTES)}")
+        if self.seconds <= 0 or self.warmup < 0 or self.soak_seconds < 0 or self.deadline_seconds < 0:
+            raise ConfigError("--seconds must be > 0; --warmup, --soak-seconds, --deadline-seconds >= 0")
+        if self.deadline_timeout <= 0:
+            raise ConfigError(f"--deadline-timeout must be > 0 s, got {self.deadline_timeout:g}")
 
+    def cell_seconds(self, batched: bool, clients: int) -> float:
+        """The batched server's largest client count runs the soak; every other cell ``seconds``."""
+        soak = batched and clients == max(self.clients) and self.soak_seconds > 0
+        return max(self.seconds, self.soak_seconds) if soak else self.seconds
 
-async def sample_rss(pid: int, seconds: float, every: float, into: list[tuple[float, float]]) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        into.append((time.monotonic() - t0, rss_mb(pid)))
-        await asyncio.sleep(every)
-
-
-async def load_and_sample(url: str, clients: int, seconds: float, mix, pid: int, every: float):
-    samples: list[tuple[float, float]] = []
-    out, _ = await asyncio.gather(load(url, clients, seconds, mix), sample_rss(pid, seconds, every, samples))
-    return out, samples
-
-
-async def load(url: str, clients: int, seconds: float, mix: dict[str, list[dict]]) -> dict[str, object]:
-    """Latencies (ms) of the 200s per kind, errors per kind, and 503s per kind."""
-    httpx = require("httpx", purpose="`sceneqa bench serve`")
-    results: dict[str, list] = {k: [] for k in mix}
-    errors: dict[str, int] = {k: 0 for k in mix}
-    busy: dict[str, int] = {k: 0 for k in mix}
-    deadline = time.monotonic() + seconds
-    kinds = list(mix)
-
-    async def client(n: int) -> None:
-        rng = random.Random(n)
-        async with httpx.AsyncClient(base_url=url, timeout=180) as http:
-            while time.monotonic() < deadline:
-                kind = rng.choice(kinds)
-                body = rng.choice(mix[kind])
-                t0 = time.perf_counter()
-                try:
-                    status = (await http.post(f"/v1/{kind}", json=body)).status_code
-                except httpx.HTTPError:
-                    status = 0
-                if status == 200:
-                    results[kind].append((time.perf_counter() - t0) * 1000)
-                elif status == 503:  # a full queue, refused at once: a well-behaved client waits a little
-                    busy[kind] += 1
-                    await asyncio.sleep(0.2)
-                else:
-                    errors[kind] += 1
-
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return {"latencies": results, "errors": errors, "busy": busy}
+    def estimate_s(self, start_s: float = 30.0) -> float:
+        """A rough upper bound of the run's length (servers starting, warm-ups, cells, the deadline part)."""
+        cells = sum(self.cell_seconds(b, n) for b in (False, True) for n in self.clients)
+        deadline = start_s + self.deadline_seconds + 15 if self.deadline_seconds else 0
+        return 2 * (start_s + self.warmup) + cells + deadline
 
 
-def mean_batch_sizes(url: str) -> dict[str, float]:
-    """Mean items per forward pass of the image and text workers, from the server's /metrics."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    sums = dict(re.findall(r'^sceneqa_batch_size_sum\{worker="(\w+)"\} (\S+)$', text, re.M))
-    counts = dict(re.findall(r'^sceneqa_batch_size_count\{worker="(\w+)"\} (\S+)$', text, re.M))
-    return {w: float(sums[w]) / float(counts[w]) for w in ("image", "text") if float(counts.get(w, 0))}
+def plan_from_args(args: argparse.Namespace) -> ServePlan:
+    """The plan of the CLI's options; ``--quick`` replaces the durations and client counts (not the mix)."""
+    mix = tuple(k.strip() for k in str(getattr(args, "mix", "classify,search")).split(",") if k.strip())
+    if getattr(args, "quick", False):
+        return ServePlan(clients=(1, 4), seconds=2.0, soak_seconds=0.0, warmup=1.0, mix=mix, deadline_seconds=2.0)
+    clients = getattr(args, "clients", None) or ServePlan.clients
+    return ServePlan(
+        clients=tuple(sorted(set(int(c) for c in clients))),
+        seconds=args.seconds,
+        soak_seconds=getattr(args, "soak_seconds", 60.0),
+        warmup=args.warmup,
+        mix=mix,
+        deadline_timeout=getattr(args, "deadline_timeout", 1.0),
+        deadline_seconds=getattr(args, "deadline_seconds", 10.0),
+    )
 
 
-def one_server(args: argparse.Namespace, global_args: list[str], index: Path, max_batch: int) -> dict:
-    """Start a server with ``--max-batch max_batch``, warm it up, load it; the figures of that run."""
+def sweep_server(plan: ServePlan, global_args: list[str], index: Path, max_batch: int, batched: bool) -> dict:
+    """Start one server, warm it up at the most clients, load it at each client count; its cells."""
+    mix = payloads(plan.mix)
+    cells = []
     with running_server(global_args, index, "--max-batch", str(max_batch)) as (url, proc):
-        mix = payloads()
-        start = rss_mb(proc.pid)
-        warm = asyncio.run(load(url, args.clients, args.warmup, mix))  # same concurrency as the run
-        before = rss_mb(proc.pid)
-        before_batches = mean_batch_sizes(url)
-        t0 = time.perf_counter()
-        every = max(1.0, args.seconds / 12)
-        out, samples = asyncio.run(load_and_sample(url, args.clients, args.seconds, mix, proc.pid, every))
-        wall = time.perf_counter() - t0
-        after = rss_mb(proc.pid)
-        batches = mean_batch_sizes(url)
-    routes = {}
-    for kind, lat in out["latencies"].items():
-        pct = [float(np.percentile(lat, q)) if lat else float("nan") for q in (50, 95, 99)]
-        routes[kind] = {
-            "ok": len(lat),
-            "errors": out["errors"][kind],
-            "busy_503": out["busy"][kind],
-            "p50_ms": pct[0],
-            "p95_ms": pct[1],
-            "p99_ms": pct[2],
-        }
-    total = sum(len(v) for v in out["latencies"].values())
+        idle = rss_mb(proc.pid)
+        warm = asyncio.run(load(url, max(plan.clients), plan.warmup, mix)) if plan.warmup else None
+        warmed = rss_mb(proc.pid)
+        for n in plan.clients:
+            before, rss_start = scrape(url), rss_mb(proc.pid)
+            out, wall, samples, poller = asyncio.run(load_cell(url, proc.pid, n, plan.cell_seconds(batched, n), mix))
+            extra = {
+                "batches": mean_batches(before, scrape(url)),
+                "health_ms": poller.latencies_ms,
+                "health_failed": poller.failed,
+                "rss_start_mb": rss_start,
+                "rss_end_mb": rss_mb(proc.pid),
+                "rss_samples": samples,
+            }
+            cells.append(summarize_cell(max_batch, n, wall, out, extra))
+        end = rss_mb(proc.pid)
+    warm_errors = 0 if warm is None else sum(sum(warm[k].values()) for k in ("errors", "timeouts"))
     return {
         "max_batch": max_batch,
-        "requests_per_s": total / wall,
-        "ok": total,
-        "errors": sum(out["errors"].values()),
-        "warmup_errors": sum(warm["errors"].values()),
-        "busy_503": sum(out["busy"].values()),
-        "routes": routes,
-        "mean_batch": batches or before_batches,
-        "rss_idle_mb": start,
-        "rss_before_mb": before,
-        "rss_after_mb": after,
-        "rss_samples": samples,
+        "cells": cells,
+        "warmup_errors": warm_errors,
+        "rss_idle_mb": idle,
+        "rss_before_mb": warmed,
+        "rss_after_mb": end,
     }
 
 
@@ -154,52 +127,86 @@ def run_bench_serve(args: argparse.Namespace, config) -> int:
     from multimodal.engine.config import DEFAULT_MAX_BATCH
     from multimodal.tiers import TIERS
 
+    plan = plan_from_args(args)
     global_args = ["--tier", args.tier if args.tier in TIERS else "lite", "-q"]
     if config.cache_dir:
         global_args += ["--cache-dir", str(config.cache_dir)]
+    if getattr(config, "offline", False):
+        global_args.append("--offline")
     print(header_line())
     batches = tuple(getattr(args, "compare_batches", None) or (1, DEFAULT_MAX_BATCH))
-    runs = []
+    print(
+        f"plan: --max-batch {' and '.join(map(str, batches))}, one server each, at {' '.join(map(str, plan.clients))}"
+        f" clients, {plan.seconds:g} s per cell (the last batched cell {plan.cell_seconds(True, max(plan.clients)):g}"
+        f" s) after a {plan.warmup:g} s warm-up; mix {'+'.join(plan.mix)}; tier {args.tier}, loopback; "
+        f"about {plan.estimate_s() / 60:.0f} min",
+        flush=True,
+    )
+    t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         index = args.index or Path(tmp) / "idx"
-        for max_batch in batches:
-            runs.append(one_server(args, global_args, index, max_batch))
-    print(
-        f"load: {args.clients} clients for {args.seconds:.0f} s per server (after a {args.warmup:.0f} s warm-up), "
-        f"tier {args.tier}, loopback; the same load against --max-batch " + " and ".join(str(b) for b in batches)
-    )
-    print_table(runs)
+        runs = [sweep_server(plan, global_args, index, b, b != batches[0]) for b in batches]
+        deadline = None
+        if plan.deadline_seconds:
+            deadline = run_deadline(
+                global_args,
+                index,
+                timeout_s=plan.deadline_timeout,
+                clients=max(plan.clients),
+                seconds=plan.deadline_seconds,
+                warmup=plan.warmup,
+            )
+    cells = [c for r in runs for c in r["cells"]]
+    bar = bars(cells, batches[0], batches[-1], plan.mix)
+    print_report(runs, cells, bar, deadline, plan)
+    print(f"bench serve took {time.monotonic() - t0:.0f} s")
     if args.json:
-        report = {"machine": machine_info(), "clients": args.clients, "seconds": args.seconds, "runs": runs}
-        # the batched run's figures at the top level too (what the report had before the comparison)
-        last = runs[-1]
-        report |= {"requests_per_s": last["requests_per_s"], "errors": last["errors"], "endpoints": last["routes"]}
-        report |= {k: last[k] for k in ("rss_idle_mb", "rss_before_mb", "rss_after_mb")}
-        print(json.dumps(report))
-    return 0 if all(r["errors"] == 0 and r["warmup_errors"] == 0 for r in runs) else 1
+        print(json.dumps(_nan_as_none(json_report(plan, runs, cells, bar, deadline))))
+    failed = any(c["errors"] for c in cells) or any(r["warmup_errors"] for r in runs)
+    return 1 if failed or (deadline is not None and deadline["errors"]) else 0
 
 
-def print_table(runs: list[dict]) -> None:
-    """One column group per run: req/s, then p50/p95/p99 ms per route, errors and 503s, batch sizes, RSS."""
-    heads = [f"max-batch {r['max_batch']}" for r in runs]
-    print(f"{'':22s}" + "".join(f"{h:>24s}" for h in heads))
-    print(f"{'requests/s':22s}" + "".join(f"{r['requests_per_s']:24.2f}" for r in runs))
-    for kind in runs[0]["routes"]:
-        cells = []
-        for r in runs:
-            x = r["routes"][kind]
-            cells.append(f"{x['p50_ms']:.0f}/{x['p95_ms']:.0f}/{x['p99_ms']:.0f} ms ({x['ok']})")
-        print(f"{kind + ' p50/p95/p99':22s}" + "".join(f"{c:>24s}" for c in cells))
-    print(f"{'errors / 503s':22s}" + "".join(f"{str(r['errors']) + ' / ' + str(r['busy_503']):>24s}" for r in runs))
-    for worker in ("image", "text"):
-        cells = [f"{r['mean_batch'].get(worker, float('nan')):.2f}" for r in runs]
-        print(f"{'mean batch ' + worker:22s}" + "".join(f"{c:>24s}" for c in cells))
+def print_report(runs: list[dict], cells: list[dict], bar: dict, deadline: dict | None, plan: ServePlan) -> None:
+    print("\n".join(sweep_table(cells, plan.mix)))
+    print("\n".join(speedup_lines(cells, runs[0]["max_batch"], runs[-1]["max_batch"])))
     for r in runs:
-        growth = (r["rss_after_mb"] - r["rss_before_mb"]) / r["rss_before_mb"] * 100 if r["rss_before_mb"] else 0
         print(
-            f"max-batch {r['max_batch']}: server RSS {r['rss_idle_mb']:.0f} MB idle, {r['rss_before_mb']:.0f} MB "
-            f"after warm-up, {r['rss_after_mb']:.0f} MB after the run ({growth:+.1f}%; goal < 10%); "
-            f"{r['warmup_errors']} warm-up errors"
+            f"max-batch {r['max_batch']}: server RSS {r['rss_idle_mb']:.0f} MB idle, {r['rss_before_mb']:.0f} MB after "
+            f"the warm-up, {r['rss_after_mb']:.0f} MB after the last cell; {r['warmup_errors']} warm-up errors"
         )
-    if len(runs) > 1 and runs[0]["requests_per_s"]:
-        print(f"throughput, last vs first: {runs[-1]['requests_per_s'] / runs[0]['requests_per_s']:.2f}x")
+    for c in cells:
+        if c["errors"]:
+            print(f"errors at max-batch {c['max_batch']}, {c['clients']} clients: {c['other_statuses']}")
+    print("\n".join(bar_lines(bar)))
+    if deadline is not None:
+        print("\n".join(deadline_lines(deadline, deadline["clients"], deadline["seconds"])))
+
+
+def json_report(plan: ServePlan, runs: list[dict], cells: list[dict], bar: dict, deadline: dict | None) -> dict:
+    """The whole run; at the top level too, the batched server's largest cell (the report's keys before the
+    sweep: ``requests_per_s``, ``errors``, ``endpoints``, ``rss_*_mb``)."""
+    last_run = runs[-1]
+    last = last_run["cells"][-1]
+    report = {
+        "machine": machine_info(),
+        "clients": list(plan.clients),
+        "seconds": plan.seconds,
+        "mix": list(plan.mix),
+        "runs": [{k: v for k, v in r.items() if k != "cells"} for r in runs],
+        "cells": cells,
+        "bars": bar,
+        "deadline": deadline,
+    }
+    report |= {"requests_per_s": last["requests_per_s"], "errors": last["errors"], "endpoints": last["routes"]}
+    return report | {k: last_run[k] for k in ("rss_idle_mb", "rss_before_mb", "rss_after_mb")}
+
+
+def _nan_as_none(x):
+    """``x`` with every NaN float as None (strict JSON has no NaN)."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_as_none(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_nan_as_none(v) for v in x]
+    return x

@@ -10,9 +10,11 @@ Each (image, category present) pair is one trial, restricted to categories with 
   of the first box alone, for boxes from the heatmap only; and, reported apart, detector-assisted: the packaged
   COCO detector's boxes where the category is one of its 80 and it finds one (score >= 0.15), else the
   heatmap's (lite and full tiers; the tiny tier has no detector).
-- Deletion / insertion (Petsiuk et al., 2018) on the first ``--auc-pairs`` trials: the label's cosine as the
-  heatmap's hottest pixels are greyed out (deletion, lower is better) or revealed on a blurred image (insertion,
-  higher is better), averaged over 9 steps; against a random order of 16-px cells.
+- Deletion / insertion (Petsiuk et al., 2018) on the first ``--auc-pairs`` trials (:mod:`eval.explain_auc`): the
+  label's probability as the heatmap's hottest pixels are greyed out (deletion, lower is better) or revealed on a
+  blurred image (insertion, higher is better), trapezoid AUC over 9 steps; against random smooth maps (``blobs``)
+  and a random order of 16-px cells (``cells``).
+- Where-answers (:mod:`eval.where_eval`, skipped with ``--no-where``): "where is the <category>?" through ``ask``.
 
 Tuning (layer, input size, score, box threshold) is done with ``--split train`` only; report on ``--split val``.
 """
@@ -27,13 +29,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
 
+from eval.explain_auc import label_scorer, order_masks, random_order, trial_auc
 from eval.machine import machine_info
 from eval.report import table, write_json, write_markdown
 from multimodal.errors import ConfigError
 
-STEPS = 9
+AUC_KEYS = ("del_heat", "del_blobs", "del_cells", "ins_heat", "ins_blobs", "ins_cells")
+
+__all__ = ["load_objects", "nameable", "order_masks", "point_hit", "random_order", "run_eval_explain", "summarise"]
 DETECTOR_NOTE = (
     "CenterNet MobileNetV3 (packaged), trained on COCO 2017 train: coco128 'train' images are COCO 2017 train "
     "images it was trained on (its figures there are optimistic); 'val' images are COCO 2017 val, not in its training"
@@ -83,40 +87,6 @@ def point_hit(point: tuple[float, float] | None, boxes: list[list[float]], toler
     return any(b[0] - tolerance <= x <= b[2] + tolerance and b[1] - tolerance <= y <= b[3] + tolerance for b in boxes)
 
 
-def order_masks(order: np.ndarray, shape: tuple[int, int], steps: int = STEPS) -> list[np.ndarray]:
-    """Boolean masks ``(H, W)`` covering the first 0, 1/(steps-1), ..., all of the pixels in ``order`` (flat
-    indices, most important first)."""
-    n = order.size
-    masks = []
-    for k in range(steps):
-        m = np.zeros(n, bool)
-        m[order[: round(n * k / (steps - 1))]] = True
-        masks.append(m.reshape(shape))
-    return masks
-
-
-def random_order(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> np.ndarray:
-    """Pixels ordered by a random ranking of ``cell`` x ``cell`` blocks (the random-mask baseline)."""
-    h, w = shape
-    ranks = rng.permutation(((h + cell - 1) // cell) * ((w + cell - 1) // cell)).reshape((h + cell - 1) // cell, -1)
-    per_pixel = np.kron(ranks, np.ones((cell, cell)))[:h, :w] + rng.random((h, w)) * 0.5
-    return np.argsort(per_pixel, axis=None, kind="stable")
-
-
-def deletion_insertion(encoder, image: Image.Image, target: np.ndarray, order: np.ndarray) -> tuple[float, float]:
-    """Mean cosine over the deletion and the insertion curve for pixels removed/revealed in ``order``."""
-    arr = np.asarray(image, np.float32)
-    grey = np.full_like(arr, 127.0)
-    blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(max(2, min(image.size) // 20))), np.float32)
-    frames = []
-    for m in order_masks(order, arr.shape[:2]):
-        frames.append(np.where(m[..., None], grey, arr))
-        frames.append(np.where(m[..., None], arr, blurred))
-    imgs = [Image.fromarray(np.clip(f, 0, 255).astype(np.uint8)) for f in frames]
-    cos = encoder.embed_images(imgs) @ np.asarray(target, np.float32)
-    return float(np.mean(cos[0::2])), float(np.mean(cos[1::2]))
-
-
 def evaluate(
     services, explainer, rows, kept, *, tolerance, thresholds, explain_config, auc_pairs, detector=None, seed=0
 ) -> dict:
@@ -126,7 +96,7 @@ def evaluate(
     from multimodal.images import load_image
 
     rng = np.random.default_rng(seed)
-    trials, seconds, detector_seconds = [], 0.0, 0.0
+    trials, seconds, detector_seconds, auc_score = [], 0.0, 0.0, None
     for row in rows:
         image = load_image(row["path"])
         by_cat = defaultdict(list)
@@ -147,10 +117,8 @@ def evaluate(
             if detections is not None:
                 rec.update(_assisted(detections, cat, gt, rec, explain_config, image.size))
             if len(trials) < auc_pairs and not exp.flat:
-                heat_order = np.argsort(-exp.heatmap, axis=None, kind="stable")
-                rec["del_heat"], rec["ins_heat"] = deletion_insertion(services.encoder, image, target, heat_order)
-                rand = random_order(exp.heatmap.shape, 16, rng)
-                rec["del_rand"], rec["ins_rand"] = deletion_insertion(services.encoder, image, target, rand)
+                auc_score, score_fn = label_scorer(services.encoder, target)
+                rec.update(trial_auc(score_fn, image, exp.heatmap, rng))
             trials.append(rec)
     box_threshold = explain_config.box_threshold or (exp.box_threshold if trials else None)
     return {
@@ -158,6 +126,7 @@ def evaluate(
         "heatmap_seconds": seconds,
         "detector_seconds": detector_seconds,
         "box_threshold": box_threshold,
+        "auc_score": auc_score,
     }
 
 
@@ -235,7 +204,7 @@ def summarise(trials: list[dict], thresholds: list[float]) -> dict:
         auc = [t for t in ts if "del_heat" in t]
         if auc:
             out["auc_trials"] = len(auc)
-            for key in ("del_heat", "del_rand", "ins_heat", "ins_rand"):
+            for key in AUC_KEYS:
                 out[key] = _mean(t[key] for t in auc)
         return out
 
@@ -252,25 +221,35 @@ def _mean(values) -> float:
 
 def run_eval_explain(args: argparse.Namespace, config) -> int:
     from multimodal.banner import build_banner
+    from multimodal.services import build_services
+
+    rows = load_objects(args.data, args.split)[: args.limit or None]
+    services = build_services(config)
+    if not args.quiet:
+        print(f"sceneqa: {build_banner(services).one_line()}", file=sys.stderr)
+    report = {"data": str(args.data), "split": args.split, "encoder": services.encoder.spec}
+    if not getattr(args, "where_only", False):
+        report.update(_heatmap_report(args, services, rows))
+    if not getattr(args, "no_where", False):
+        report["where"] = _where_report(services, rows, args.quiet)
+    report["machine"] = machine_info()
+    write_json(args.out, report)
+    write_markdown(args.out, f"explain: pointing game and locate on {args.data.name} ({args.split})", _sections(report))
+    print(_text(report))
+    return 0
+
+
+def _heatmap_report(args: argparse.Namespace, services, rows: list[dict]) -> dict:
+    """Pointing game, locate IoUs and deletion/insertion over the (image, nameable category) trials."""
     from multimodal.explain.base import ExplainConfig
     from multimodal.explain.factory import ExplainerOptions, create_explainer
     from multimodal.explain.lite import CnnExplainConfig
     from multimodal.explain.vit import VitExplainConfig
     from multimodal.explain.where import detector_for
-    from multimodal.services import build_services
 
-    rows = load_objects(args.data, args.split)[: args.limit or None]
     kept, dropped = nameable(rows)
-    services = build_services(config)
-    if not args.quiet:
-        print(f"sceneqa: {build_banner(services).one_line()}", file=sys.stderr)
-    cnn = CnnExplainConfig(
-        **{
-            k: v
-            for k, v in (("layer", args.layer), ("long_side", args.long_side), ("score", args.score))
-            if v is not None
-        }
-    )
+    chosen = (("layer", args.layer), ("long_side", args.long_side), ("score", args.score))
+    cnn = CnnExplainConfig(**{k: v for k, v in chosen if v is not None})
     vit = VitExplainConfig(method=args.vit_method) if args.vit_method else VitExplainConfig()
     explainer = create_explainer(services.encoder, ExplainerOptions(cnn=cnn, vit=vit))
     explain_config = ExplainConfig(box_threshold=args.threshold) if args.threshold else ExplainConfig()
@@ -286,11 +265,7 @@ def run_eval_explain(args: argparse.Namespace, config) -> int:
         auc_pairs=args.auc_pairs,
         detector=detector_for(services),
     )
-    summary = summarise(result["trials"], thresholds)
-    report = {
-        "data": str(args.data),
-        "split": args.split,
-        "encoder": services.encoder.spec,
+    return {
         "method": explainer.name,
         "box_threshold": explain_config.box_threshold or f"the method's ({result['box_threshold']})",
         "tolerance_px": args.tolerance,
@@ -298,43 +273,77 @@ def run_eval_explain(args: argparse.Namespace, config) -> int:
         "categories_dropped": dropped,
         "ms_per_heatmap": 1000 * result["heatmap_seconds"] / max(1, len(result["trials"])),
         "detector": DETECTOR_NOTE if services.plan.detector == "centernet" else services.plan.detector,
-        "machine": machine_info(),
-        **summary,
+        "auc_score": result["auc_score"],
+        **summarise(result["trials"], thresholds),
         "trials": result["trials"],
     }
-    write_json(args.out, report)
-    write_markdown(args.out, f"explain: pointing game and locate on {args.data.name} ({args.split})", _sections(report))
-    print(_text(report))
-    return 0
+
+
+def _where_report(services, rows: list[dict], quiet: bool) -> dict:
+    from eval.where_eval import run_where, summarise_where, where_questions
+
+    questions = where_questions(rows)
+
+    def progress(n: int, total: int) -> None:
+        if not quiet and (n % 50 == 0 or n == total):
+            print(f"sceneqa: where-questions: {n}/{total}", file=sys.stderr)
+
+    recs, seconds = run_where(services, questions, progress=progress)
+    return {
+        "answerer": services.plan.answerer,
+        "abstain_below": services.config.abstain_below,
+        "seconds_per_question": seconds / max(1, len(recs)),
+        **summarise_where(recs),
+        "questions": recs,
+    }
 
 
 def _sections(report: dict) -> list[tuple[str, str]]:
-    rows = [
-        (
-            c,
-            s["trials"],
-            s["pointing"],
-            s["centre_baseline"],
-            s["locate_mean_best_iou"],
-            s.get("detector_assisted_mean_best_iou", float("nan")),
+    out = [("Overall", _text(report))]
+    if "per_category" in report:
+        rows = [
+            (
+                c,
+                s["trials"],
+                s["pointing"],
+                s["centre_baseline"],
+                s["locate_mean_best_iou"],
+                s.get("detector_assisted_mean_best_iou", float("nan")),
+            )
+            for c, s in report["per_category"].items()
+        ]
+        header = ("category", "trials", "pointing", "centre", "best IoU heatmap", "best IoU detector-assisted")
+        out.append(("Per category", table(rows, header)))
+        out.append(
+            (
+                "Categories",
+                f"kept (-> WordNet lemma): {report['categories_kept']}\n\n"
+                f"dropped (no ImageNet concept under them): {', '.join(report['categories_dropped'])}",
+            )
         )
-        for c, s in report["per_category"].items()
-    ]
-    return [
-        ("Overall", _text(report)),
-        (
-            "Per category",
-            table(rows, ("category", "trials", "pointing", "centre", "best IoU heatmap", "best IoU detector-assisted")),
-        ),
-        (
-            "Categories",
-            f"kept (-> WordNet lemma): {report['categories_kept']}\n\n"
-            f"dropped (no ImageNet concept under them): {', '.join(report['categories_dropped'])}",
-        ),
-    ]
+    if "where" in report:
+        rows = [
+            (c, s["questions"], s["answered"], s["accuracy_answered"], s["pointing_answered"])
+            for c, s in report["where"]["per_category"].items()
+        ]
+        header = ("category", "asked", "answered", "IoU >= 0.5 when answering", "pointing when answering")
+        out.append(("Where-answers per category", table(rows, header)))
+    return out
 
 
 def _text(report: dict) -> str:
+    lines = _heatmap_lines(report) if "overall" in report else []
+    if "where" in report:
+        from eval.where_eval import where_text
+
+        w = report["where"]
+        run = f"answerer {w['answerer']}, abstain below {w['abstain_below']}, "
+        run += f"{1000 * w['seconds_per_question']:.0f} ms per question"
+        lines.append(f"{where_text(w, report['split'])}\n  {run}")
+    return "\n".join(lines)
+
+
+def _heatmap_lines(report: dict) -> list[str]:
     o = report["overall"]
     lines = [
         f"split {report['split']}, encoder {report['encoder']}, method {report['method']}, "
@@ -355,8 +364,9 @@ def _text(report: dict) -> str:
         )
     if "auc_trials" in o:
         lines.append(
-            f"deletion AUC (lower is better): heatmap {o['del_heat']:.4f} vs random {o['del_rand']:.4f}; "
-            f"insertion AUC (higher is better): heatmap {o['ins_heat']:.4f} vs random {o['ins_rand']:.4f} "
-            f"({o['auc_trials']} trials)"
+            f"deletion AUC (lower is better): heatmap {o['del_heat']:.4f} vs random blobs {o['del_blobs']:.4f}, "
+            f"random 16-px cells {o['del_cells']:.4f}; insertion AUC (higher is better): heatmap "
+            f"{o['ins_heat']:.4f} vs random blobs {o['ins_blobs']:.4f}, cells {o['ins_cells']:.4f} "
+            f"({o['auc_trials']} trials; tracked: {report['auc_score']})"
         )
-    return "\n".join(lines)
+    return lines

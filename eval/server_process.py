@@ -9,12 +9,18 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def log_path(index: Path, url: str) -> Path:
+    """Where :func:`running_server` writes the output of the server at ``url`` serving ``index``."""
+    return index.parent / f"serve-{urlsplit(url).port}.log"
 
 
 @contextmanager
@@ -34,10 +40,10 @@ def running_server(global_args: list[str], index: Path, *serve_args: str, timeou
         *serve_args,
     ]
     index.parent.mkdir(parents=True, exist_ok=True)
-    log = index.parent / f"serve-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+    log = log_path(index, url)
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -137,18 +137,26 @@ def test_bench_serve_runs(capsys, cache_dir):
             "serve",
             "--tier",
             "tiny",
-            "--clients",
-            "2",
-            "--seconds",
-            "3",
-            "--warmup",
-            "2",
+            "--quick",
+            "--mix",
+            "classify,search,ask",
             "--json",
         ]
     )
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(out[-1])
     assert code == 0 and report["errors"] == 0 and set(report["endpoints"]) == {"search", "classify", "ask"}
     assert report["rss_after_mb"] > 0
+    # the sweep: both servers at each client count, /healthz polled throughout each cell
+    from multimodal.engine.config import DEFAULT_MAX_BATCH as B
+
+    assert [(c["max_batch"], c["clients"]) for c in report["cells"]] == [(1, 1), (1, 4), (B, 1), (B, 4)]
+    assert all(c["health_polls"] > 0 and c["health_failed"] == 0 for c in report["cells"])
+    assert report["bars"]["soak"]["clients"] == 4 and report["bars"]["speedup"] is None
+    assert any("errors other than 503 = 0" in line for line in out)
+    # the deadline scenario ran on its own server, with the request log read
+    deadline = report["deadline"]
+    assert deadline["errors"] == 0 and deadline["request_log"] and deadline["timeout_s"] == 1.0
 
 
 def test_bench_shards_memory_part_runs(capsys, cache_dir):

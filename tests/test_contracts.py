@@ -75,6 +75,10 @@ MALFORMED = [
     ("/v1/ask", {"json": {**ASK, "contexts": [{"name": "a", "text": 7}]}}, "contexts[0].text: expected text"),
     ("/v1/ask", {"json": {"question": 5}}, "question: expected text, got the number 5"),
     ("/v1/ask", {"json": {**ASK, "stream": "maybe"}}, "stream: expected true or false, got the text 'maybe'"),
+    *[
+        (route, {"json": {**body, "explain": "abc"}}, "explain: expected true or false, got the text 'abc'")
+        for route, body in (("/v1/ask", {**ASK, **IMG}), ("/v1/classify", CLASSIFY), ("/v1/search", {"text": "red"}))
+    ],  # fmt: skip
     ("/v1/items", {"json": {"images": [B64], "metadata": [1]}}, "metadata: expected a JSON object, got a JSON list"),
     ("/v1/items", {"json": {"images": [B64], "metadata": 5}}, "metadata: expected a JSON object, got the number 5"),
     ("/v1/items", {"json": {"images": [B64], "metadata": {"a": {"b": 1}}}}, "metadata.a: expected text, a number"),
@@ -159,3 +163,26 @@ def test_openapi_describes_every_post_body_and_the_error_shape(client):
     top_k = classify["application/json"]["schema"]["properties"]["top_k"]
     assert (top_k["type"], top_k["minimum"], top_k["maximum"]) == ("integer", 1, 1000)
     assert classify["multipart/form-data"]["schema"]["properties"]["image"]["items"]["format"] == "binary"
+    for path in ("/v1/ask", "/v1/classify", "/v1/search"):  # explain=true adds overlays; off by default
+        for kind in ("application/json", "multipart/form-data"):
+            explain = doc["paths"][path]["post"]["requestBody"]["content"][kind]["schema"]["properties"]["explain"]
+            assert (explain["type"], explain["default"]) == ("boolean", False), (path, kind)
+
+
+# ---- regressions found by the live schema fuzz (tests/test_contracts_live.py) --------------------------------
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/call/classify/not-an-event", "/gradio_api/queue/data?session_hash=nope"])
+def test_an_unknown_gradio_event_stream_is_a_404_not_a_stream_that_breaks(client, path):
+    r = client.get(path)  # Gradio opened a 200 event stream, then raised inside it: a truncated response
+    assert r.status_code == 404 and r.json()["error"].startswith("no such event"), r.text[:300]
+
+
+def test_a_started_gradio_call_still_streams(client):
+    info = client.get("/gradio_api/info").json()
+    params = info["named_endpoints"]["/classify"]["parameters"]
+    data = [None, "cat", False] + [p.get("parameter_default") for p in params[3:]]
+    r = client.post("/gradio_api/call/classify", json={"data": data})
+    assert r.status_code == 200, r.text
+    stream = client.get(f"/gradio_api/call/classify/{r.json()['event_id']}")
+    assert stream.status_code == 200 and "upload an image first" in stream.text

@@ -1,7 +1,7 @@
 """Issue 18 item 5: property-based fuzz of the HTTP API in-process (tiny tier, empty catalog), bounded and
-seeded: schemathesis over the OpenAPI document (schema-valid and schema-violating requests for every operation),
-then random JSON values for every documented field, random bodies and repeated form fields. The bar: no 5xx;
-every answer's status is documented and every error is ``{"error": text}``."""
+seeded: random JSON values for every documented field, random bodies and repeated form fields. The bar: no 5xx,
+and every error is ``{"error": text}``. The schemathesis fuzz over the OpenAPI document runs against a real
+server: ``tests/test_contracts_live.py``."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from demos.web_config import WebConfig
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
-from schemathesis.python import asgi  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     response_schema_conformance,
@@ -53,34 +51,6 @@ def assert_error_shape(r) -> None:
     if r.status_code >= 400:
         body = r.json()
         assert set(body) == {"error"} and isinstance(body["error"], str), r.text[:300]
-
-
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(tiny_services, tmp_path_factory):
-    app = make_app(tiny_services, tmp_path_factory)  # its own app: the run starts and stops it once
-    with asgi.get_client(app) as session:
-        fuzz_operations(app, session)
-
-
-def fuzz_operations(app, session) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=HOST)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 16
-    failures = []
-    for op in operations:
-        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if op.method.upper() == "POST" else [])
-        for mode in modes:
-
-            @seed(18)
-            @BOUNDED
-            @given(case=op.as_strategy(generation_mode=mode))
-            def run(case):
-                case.validate_response(case.call(session=session, headers=HOST), checks=CHECKS)
-
-            try:
-                run()
-            except Exception as exc:  # one report for all operations
-                failures.append(f"{op.label} ({mode.value}): {str(exc)[:800]}")
-    assert not failures, "\n\n".join(failures)
 
 
 FIELDS = sorted({name for model in BODIES.values() for name in model.model_fields} | {"filter", "context"})

@@ -25,6 +25,7 @@ class Recorder:
         self.batches: list[tuple[str, int]] = []
         self.expired_n = 0
         self.rejected_n = 0
+        self.overran_n = 0
 
     def batch(self, worker, size, seconds):
         self.batches.append((worker, size))
@@ -34,6 +35,9 @@ class Recorder:
 
     def rejected(self, worker):
         self.rejected_n += 1
+
+    def overran(self, worker):
+        self.overran_n += 1
 
 
 class StandInEncoder:
@@ -113,8 +117,8 @@ def test_batches_are_capped_at_max_batch_and_a_large_request_runs_alone():
         t.join()
     assert [len(b) for b in enc.seen] == [1, 4, 4, 2]
     assert sorted(x for b in enc.seen[1:] for x in b) == list(range(1, 11))
-    big = engine.embed("image", list(range(6)))  # more than max_batch in one request: one pass of its own
-    assert big.shape == (6, 2) and enc.seen[-1] == list(range(6))
+    big = engine.embed("image", list(range(6)))  # more than max_batch in one request: passes of its own
+    assert big.shape == (6, 2) and enc.seen[-2:] == [[0, 1, 2, 3], [4, 5]]  # cut into power-of-two shapes
     engine.stop()
 
 
@@ -224,7 +228,7 @@ def test_batched_embeddings_equal_single_calls(tiny_services, kind):
     held.release.set()
     for t in threads:
         t.join()
-    assert held.sizes == [1, 5]  # really batched
+    assert held.sizes == [1, 4, 1]  # really batched: 5 requests in one batch, run as power-of-two shapes
     for i in range(6):
         np.testing.assert_allclose(out[i], single[i], atol=1e-6, rtol=0)
     engine.stop()

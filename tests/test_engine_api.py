@@ -245,3 +245,39 @@ def test_metrics_parse_count_routes_and_every_request_is_logged(stand_ins, tmp_p
     lines = [r.getMessage() for r in caplog.records if r.name == "sceneqa.serve.requests"]
     probe = [line for line in lines if "probe-42" in line]
     assert len(probe) == 1 and "/v1/classify 200" in probe[0] and "queue=" in probe[0] and "model=" in probe[0]
+
+
+def test_a_full_server_refuses_a_model_request_before_reading_its_body(stand_ins, tmp_path):
+    import socket
+    from urllib.parse import urlsplit
+
+    services, encoder, _ = stand_ins
+    app = create_app(services, WebConfig(index=tmp_path / "idx"), engine=EngineConfig(max_batch=1, queue_size=2))
+    with live(app) as url, httpx.Client(base_url=url, timeout=30) as c:
+        assert c.post("/v1/classify", json=image_body()).status_code == 200
+        encoder.go.clear()
+        encoder.entered.clear()
+        codes: list[int] = []
+        busy = [in_background(url, "/v1/classify", image_body(), codes)]
+        encoder.entered.wait(10)
+        busy += [in_background(url, "/v1/classify", image_body(), codes) for _ in range(2)]
+        wait_until(lambda: app.state.engine.workers["image"].depth == 2)  # 3 in flight: the capacity (2 + 1)
+        parts = urlsplit(url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+            # a body announced but never sent: only a refusal that does not read it can answer
+            s.sendall(
+                b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000000\r\n\r\n"
+            )
+            reply = b""
+            while b"busy" not in reply and (chunk := s.recv(4096)):
+                reply += chunk
+        head = reply.decode("latin-1")
+        assert head.startswith("HTTP/1.1 503") and "retry-after: 1" in head.lower() and "busy" in head
+        assert c.post("/v1/search", json={"text": "x"}).status_code == 503  # every model route
+        assert c.get("/healthz").status_code == 200  # not a model route
+        encoder.go.set()
+        for t in busy:
+            t.join()
+        assert codes == [200, 200, 200]
+        assert c.post("/v1/classify", json=image_body()).status_code == 200  # room again: served

@@ -82,13 +82,60 @@ def test_classify_explain_writes_overlays_capped(capsys, cache_dir, photo, tmp_p
     assert "explained 2 of 5 targets" in err and "wrote 2 heatmap overlays" in err
 
 
+def test_classify_explain_names_overlays_of_same_stem_images_apart(capsys, cache_dir, tmp_path):
+    images = []
+    for colour, seed in (("red", 1), ("blue", 2)):  # red/0.png and blue/0.png: one stem, two images
+        images.append(tmp_path / colour / "0.png")
+        images[-1].parent.mkdir()
+        gradient(w=48, h=32, seed=seed).save(images[-1])
+    out_dir = tmp_path / "why"
+    code, _, err = run(
+        capsys, cache_dir, "classify", *map(str, images), "--labels", "red, blue", "--explain", str(out_dir)
+    )
+    assert code == 0, err
+    names = sorted(p.name for p in out_dir.glob("*.png"))
+    assert names == ["0-2__blue.png", "0-2__red.png", "0__blue.png", "0__red.png"]
+    assert "wrote 4 heatmap overlays" in err
+    for image, stem in zip(images, ("0", "0-2")):  # each image's files, named on stderr
+        (line,) = [x for x in err.splitlines() if x.startswith(f"sceneqa: {image}: overlays: ")]
+        assert sorted(line.split(": ")[-1].split(", ")) == [str(out_dir / f"{stem}__{c}.png") for c in ("blue", "red")]
+
+
+def test_unique_stems_never_repeat():
+    from sceneqa.cli.classify import unique_stem
+
+    taken: set[str] = set()
+    stems = [unique_stem(p, taken) for p in ("a/0.png", "b/0.png", "c/0-2.png", "d/0.jpg", "x" * 80 + ".png")]
+    assert stems[:4] == ["0", "0-2", "0-2-2", "0-3"] and len(stems[4]) == 60
+    assert unique_stem("y/" + "x" * 80 + ".png", taken) == "x" * 52 + "-2"
+
+
+@pytest.mark.parametrize("command", ["classify", "search"])
+def test_explain_max_below_one_is_refused_before_any_model_loads(capsys, cache_dir, photo, tmp_path, command):
+    rest = ["--labels", "red"] if command == "classify" else ["--text", "red", "--index", str(tmp_path / "idx")]
+    target = [str(photo)] if command == "classify" else []
+    code, out, err = run(
+        capsys, cache_dir, command, *target, *rest, "--explain", str(tmp_path / "w"), "--explain-max", "0"
+    )
+    assert code == 1 and out == "" and "--explain-max must be at least 1, got 0; pass 1..32" in err
+
+
+def test_explain_max_above_the_cap_is_cut_and_said(capsys):
+    from sceneqa.cli.explain_limits import MAX_EXPLAIN, explain_max
+
+    assert explain_max(argparse.Namespace(explain_max=5), "hits") == 5
+    assert capsys.readouterr().err == ""
+    assert explain_max(argparse.Namespace(explain_max=100), "hits") == MAX_EXPLAIN == 32
+    assert "--explain-max 100: at most 32 hits are explained" in capsys.readouterr().err
+
+
 def test_classify_without_explain_does_no_explain_work(capsys, cache_dir, photo, monkeypatch):
-    import sceneqa.cli.locate as locate_cli
+    import sceneqa.cli.classify as classify_cli
 
     def boom(*_a, **_k):
         raise AssertionError("explain ran although --explain was not given")
 
-    monkeypatch.setattr(locate_cli, "write_classify_explanations", boom)
+    monkeypatch.setattr(classify_cli, "write_explanations", boom)
     code, _, _ = run(capsys, cache_dir, "classify", str(photo), "--labels", "red, green")
     assert code == 0
 
@@ -150,6 +197,8 @@ def test_bench_explain_prints_machine_and_ms(capsys, cache_dir):
         "2",
         "--size",
         "64",
+        "--paths-repeats",
+        "0",  # explain off/on/floor: tests/test_bench_explain_paths.py
         "--json",
     )
     assert code == 0 and "machine:" in out and "cpu flags:" in out and "heatmap p50" in out

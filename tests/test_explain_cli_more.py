@@ -55,6 +55,20 @@ def test_search_explain_writes_overlays_for_the_top_hits(capsys, cache_dir, inde
     assert "explained 2 of 5 hits" in err and "wrote 2 heatmap overlays" in err
 
 
+def test_search_explain_max_over_the_cap_is_cut_and_said(capsys, cache_dir, index, tmp_path, monkeypatch):
+    import sceneqa.cli.explain_limits as limits
+
+    monkeypatch.setattr(limits, "MAX_EXPLAIN", 3)  # the real cap (32) holds more hits than this index has
+    code, out, err = run(
+        capsys, cache_dir, "search", "--index", str(index), "--text", "a red circle", "-k", "5", "--json",
+        "--explain", str(tmp_path / "why"), "--explain-max", "100",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "--explain-max 100: at most 3 hits are explained" in err and "explained 3 of 5 hits" in err
+    assert len(list((tmp_path / "why").glob("*.png"))) == 3
+    assert [("explanation" in h) for h in json.loads(out)["results"]] == [True] * 3 + [False] * 2
+
+
 def test_search_explain_image_query_and_like(capsys, cache_dir, index, tmp_path):
     query = tmp_path / "q.png"
     gradient(w=40, h=40).save(query)
@@ -96,6 +110,26 @@ def test_ask_explain_writes_the_answer_overlay(capsys, cache_dir, tmp_path):
         assert im.size == (120, 80)
     cited = [c["locator"] for c in answer["citations"] if c.get("boxes")]
     assert all(loc in err for loc in cited)
+
+
+def test_ask_explain_aims_its_heatmap_with_answer_target(capsys, cache_dir, tmp_path, monkeypatch):
+    """The CLI and the API share one aim (:func:`multimodal.explain.evidence.answer_target`): its problem is said."""
+    import multimodal.explain.evidence as evidence
+    import sceneqa.cli.locate as locate_cli
+
+    asked = []
+
+    def aim(services, question):
+        asked.append(question)
+        return None, None, None, "no heatmap for the question's subject: a stand-in problem"
+
+    monkeypatch.setattr(evidence, "answer_target", aim)
+    photo = tmp_path / "scene.png"
+    gradient(w=60, h=40).save(photo)
+    code, _, err = run(capsys, cache_dir, "ask", str(photo), "where is the cat?", "--explain", str(tmp_path / "w"))
+    assert code == 0 and asked == ["where is the cat?"]
+    assert "sceneqa: --explain: no heatmap for the question's subject: a stand-in problem" in err
+    assert not hasattr(locate_cli, "write_classify_explanations")  # classify's overlays: sceneqa/cli/classify.py
 
 
 def test_ask_explain_without_a_subject_or_boxes_writes_nothing(capsys, cache_dir, tmp_path):

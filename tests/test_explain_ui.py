@@ -12,6 +12,7 @@ from PIL import Image
 
 from demos.ui import classify_tab, search_tab
 from demos.ui.classify_tab import WHY_MAX, show_why
+from demos.ui.context import bind
 from demos.ui.search_tab import WHY_HITS, do_search, search_why
 from tests.test_ui_handlers import drawing, trusted_add, upload
 
@@ -44,12 +45,12 @@ def test_classify_why_shows_the_top_labels_capped(ctx):
     assert len(gallery["value"]) == 2 and "at most" not in note["value"]
 
 
-def test_classify_why_without_image_or_with_a_label_set_says_why(ctx):
+def test_classify_why_without_image_or_with_an_unknown_label_set_says_why(ctx):
     gallery, note = show_why(ctx, None, "a, b", False, "", True)
     assert gallery["visible"] is False and "upload an image" in note["value"]
     path = upload(ctx, "red.png", drawing("red"))
-    gallery, note = show_why(ctx, path, "a, b", False, "colours", True)
-    assert gallery["visible"] is False and "label set" in note["value"]
+    with pytest.raises(gr.Error, match="no label set 'nope'"):  # a taught one: tests/test_explain_labelset.py
+        bind(show_why, ctx)(path, "a, b", False, "nope", True)
 
 
 def test_search_why_explains_the_top_hits_capped(ctx):

@@ -1,5 +1,6 @@
 """The Ask tab: a question about uploaded images, attached records and (optionally) the catalog, answered as
-a stream through the model gate."""
+a stream through the model gate; "Show why" (off by default) adds heatmap overlays of the image evidence behind
+the answer (:mod:`multimodal.explain.evidence`)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,26 @@ CONTEXT_TYPES = [".txt", ".log", ".csv", ".jsonl", ".md"]
 MAX_SHOWN = 16  # image slots in the tab (RequestLimits.max_images is 16 by default; past that: a note)
 SHOWN_SIDE = 768  # pixels a side of the images shown (boxes are scaled to them)
 SHOWN_BOXES = 200  # boxes drawn over all images together (Gradio writes a full-size mask image for each)
+#: images explained by "Show why", first first: each is a forward and a backward pass on the model worker
+WHY_IMAGES = 3
+WHY_LABEL = f"Show why (heatmaps of the image evidence behind the answer, first {WHY_IMAGES} images)"
+
+
+class Asked(NamedTuple):
+    """The last answer of the session, kept for "Show why": the answer, its question and the uploaded images."""
+
+    answer: Answer
+    question: str
+    paths: tuple[str, ...]
 
 
 class Shown(NamedTuple):
-    """What the image slots show: a note, and one ``gr.AnnotatedImage`` value per image (request order)."""
+    """What the image slots show: a note, and one ``gr.AnnotatedImage`` value per image (request order);
+    ``asked``: the answer they belong to (``None`` without images), for "Show why"."""
 
     note: str
     overlays: list
+    asked: Asked | None = None
 
 
 def do_ask(
@@ -88,7 +102,10 @@ def do_ask(
                     if c.kind == "item"
                 ]
                 ocr = "\n".join(c.text for c in a.citations if c.kind == "ocr")
-                yield answer_markdown(a), evidence_html(a, sources), items, ocr, outlined(ctx, a, images)
+                shown = outlined(ctx, a, images)
+                if images:
+                    shown = shown._replace(asked=Asked(a, question or "", tuple(str(p) for p in images)))
+                yield answer_markdown(a), evidence_html(a, sources), items, ocr, shown
 
 
 def _inspector_names(ctx: UiContext) -> list[str]:
@@ -128,6 +145,55 @@ def outlined(ctx: UiContext, answer: Answer, paths: list[Path]) -> Shown:
     else:
         note = "nothing to outline: the answer rests on facts about whole images or on the records"
     return Shown(_with_overflow(note, len(paths), shown_slots(ctx)), overlays)
+
+
+def remember(shown: Shown | None):
+    """The answer the images shown belong to (``None``: an answer without images), kept in the session for
+    "Show why"; nothing changes when there is no answer."""
+    return shown.asked if shown is not None else gr.skip()
+
+
+def ask_why(ctx: UiContext, asked: Asked | None, why: bool = False) -> tuple:
+    """``(gallery update, note update)`` of the "Show why" toggle: for the first :data:`WHY_IMAGES` images of the
+    last answer, the boxes of the image evidence it cites over the heatmap of the question's subject, and a note
+    (capped, flat maps and images with nothing to show said so). Unticked (the default) it hides both and does
+    no model work; it runs after each answer and when the box is ticked."""
+    hidden = gr.update(value=None, visible=False)
+    if not why:
+        return hidden, gr.update(value="", visible=False)
+    if asked is None:
+        return hidden, gr.update(
+            value="ask a question about images; the evidence behind the answer is then shown", visible=True
+        )
+    paths = ctx.uploaded_images(list(asked.paths[:WHY_IMAGES]))
+    items, notes = ctx.gated(answer_overlays, ctx.services, asked, paths)
+    total = len(asked.paths)
+    head = f"the image evidence behind the answer: {len(items)} of {total} image(s)"
+    if total > WHY_IMAGES:
+        head += f" (at most {WHY_IMAGES}: each heatmap costs a backward pass; `sceneqa ask --explain` makes more)"
+    return gr.update(value=items or None, visible=bool(items)), gr.update(value="; ".join([head, *notes]), visible=True)
+
+
+def answer_overlays(services, asked: Asked, paths: list[Path]) -> tuple[list[tuple], list[str]]:
+    """``([(overlay, caption)], notes)`` for ``paths`` (the answer's first images; runs on the model worker)."""
+    from multimodal.explain.base import ExplainConfig
+    from multimodal.explain.evidence import answer_target, explain_answer
+    from multimodal.images import load_image
+
+    subject, explainer, target, problem = answer_target(services, asked.question)
+    images = [load_image(p, limits=services.config.image_limits, name=p.name) for p in paths]
+    config = ExplainConfig(max_explanations=max(1, len(images)))
+    rows, _ = explain_answer(images, asked.answer, explainer, target, config)
+    items = []
+    for row in rows:
+        picture = row.picture.copy()
+        picture.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
+        items.append((picture, row.summary(subject)))
+    notes = [problem] if problem else []
+    notes += [row.summary(subject) for row in rows if row.explanation is not None and row.explanation.flat]
+    if len(rows) < len(images):
+        notes.append(f"{len(images) - len(rows)} image(s) without cited boxes or a subject: nothing to show")
+    return items, notes
 
 
 def preview_images(ctx: UiContext, images: list | None) -> list:
@@ -200,6 +266,7 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                     value="",
                     elem_id="ask-inspector",
                 )
+                why = gr.Checkbox(label=WHY_LABEL, value=False, elem_id="ask-why")
                 go = gr.Button("Ask", variant="primary", elem_id="ask-button")
             with gr.Column(scale=1, elem_id="ask-shown"):
                 slots = _image_slots(shown_slots(ctx))
@@ -208,7 +275,14 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                 evidence = gr.HTML(label="evidence", elem_id="evidence")
                 items = gr.Gallery(label="cited catalog items", columns=3, height=220)
                 ocr = gr.Textbox(label="text read in the image", lines=2)
-        shown = gr.State(None)
+                why_note = gr.Markdown(visible=False, elem_id="ask-why-note")
+                why_gallery = gr.Gallery(
+                    label="why: the image evidence behind the answer",
+                    columns=WHY_IMAGES,
+                    visible=False,
+                    elem_id="ask-why-gallery",
+                )
+        shown, last = gr.State(None), gr.State(None)
         inputs = [images, question, context, pasted, use_catalog, picker, inspector]
         if examples_dir is not None:
             gr.Examples(write_examples(examples_dir), inputs[:5])
@@ -217,7 +291,12 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
         asked = go.click(bind(do_ask, ctx), inputs, [answer, evidence, items, ocr, shown], api_name="ask")
         inspector.focus(lambda: gr.update(choices=_inspector_names(ctx)), None, inspector, api_name=False)
         # internal events: hidden from the API docs and clients (the browser calls them by fn_index)
-        asked.success(bind(show_images, ctx), [shown], [*slots, shown], api_name=False, show_progress="hidden")
+        # "Show why" reads the answer kept in ``last`` (show_images drops ``shown``): remember, show, then explain
+        explain, why_outputs = bind(ask_why, ctx), [why_gallery, why_note]
+        asked.success(remember, [shown], [last], api_name=False, show_progress="hidden").then(
+            bind(show_images, ctx), [shown], [*slots, shown], api_name=False, show_progress="hidden"
+        ).then(explain, [last, why], why_outputs, api_name=False)
+        why.change(explain, [last, why], why_outputs, api_name=False)
         images.change(bind(preview_images, ctx), [images], slots, api_name=False, show_progress="minimal")
 
 

@@ -56,52 +56,72 @@ def show_why(
         return hidden, gr.update(value="", visible=False)
     if not image:
         return hidden, gr.update(value="upload an image to see why", visible=True)
-    if labelset:
-        note = "Show why explains the typed labels; a label set's taught classifier has no heatmap yet"
-        return hidden, gr.update(value=note, visible=True)
     from multimodal.classify import classify_sources
+    from multimodal.teach.teach import classify_with_labelset
     from multimodal.zeroshot import ZeroShotOptions
 
     (path,) = ctx.uploaded_images([image])
     options = ZeroShotOptions(multi_label=bool(multi), top_k=20)
-    res = ctx.direct(classify_sources, ctx.services, [path], labels or "", options, names=[path.name])[0]
+    taught = ctx.direct(load_picked, ctx, labelset) if labelset else None
+    if taught is not None:  # ranked by the label set's head, each map of the head's logit for its label
+        res = ctx.direct(classify_with_labelset, ctx.services, taught, [path], options, names=[path.name])[0]
+    else:
+        res = ctx.direct(classify_sources, ctx.services, [path], labels or "", options, names=[path.name])[0]
     if res.error:
         raise gr.Error(res.error)
     ranked = [s.label for s in res.result.labels]
-    items = ctx.gated(why_overlays, ctx.services, path, ranked[:WHY_MAX])
-    note = f"where each label scores most, best label first: {len(items)} of {len(ranked)} labels"
+    items, notes = ctx.gated(why_overlays, ctx.services, path, ranked[:WHY_MAX], taught)
+    what = (
+        f"label set {labelset}: where each label raises its head's logit" if taught else "where each label scores most"
+    )
+    note = f"{what}, best label first: {len(items)} of {len(ranked)} labels"
     if len(ranked) > WHY_MAX:
         note += f" (at most {WHY_MAX}: each heatmap costs a backward pass; `sceneqa classify --explain` makes more)"
+    if notes:
+        note += "; note: " + "; ".join(notes)
     return gr.update(value=items, visible=True), gr.update(value=note, visible=True)
 
 
-def why_overlays(services, path, labels: list[str]) -> list[tuple]:
-    """``[(overlay, caption)]`` per label: the heatmap of the image for the label, its boxes and where it peaks
-    (runs on the model worker: a forward and a backward pass per label)."""
+def why_overlays(services, path, labels: list[str], labelset=None) -> tuple[list[tuple], list[str]]:
+    """``([(overlay, caption)] per label, notes)``: the heatmap of the image for each label (of the text
+    label's embedding, or with ``labelset`` of its head's logit, as ``sceneqa classify --labelset --explain``
+    draws), its boxes and where it peaks, and what the maps leave out (a head's text blend, say). Runs on the
+    model worker: a forward and a backward pass per label."""
     from multimodal.explain.api import captioned, explain_targets
     from multimodal.explain.base import ExplainConfig
     from multimodal.explain.factory import create_explainer
+    from multimodal.explain.linear import labelset_targets
     from multimodal.explain.targets import phrase_targets
     from multimodal.images import load_image
 
     if not labels:
-        return []
+        return [], []
     image = load_image(path, limits=services.config.image_limits)
-    targets, _ = phrase_targets(services.encoder, services.zeroshot, labels)
+    if labelset is not None:
+        targets = labelset_targets(labelset, labels)
+    else:
+        targets, _ = phrase_targets(services.encoder, services.zeroshot, labels)
     config = ExplainConfig(max_explanations=WHY_MAX)
     explanations, _ = explain_targets(create_explainer(services.encoder), image, targets, config)
-    return [captioned(image, label, e, config) for label, e in zip(labels, explanations)]
+    notes = sorted({n for e in explanations for n in e.notes})
+    return [captioned(image, label, e, config) for label, e in zip(labels, explanations)], notes
+
+
+def load_picked(ctx: UiContext, name: str):
+    """Label set ``name`` from the server's label-set folder, checked against the running encoder (naming both
+    when they differ)."""
+    from demos.labelsets_api import labelsets_root
+    from multimodal.teach.store import load_labelset
+
+    enc = ctx.services.encoder
+    return load_labelset(labelsets_root(ctx.services), name, encoder_spec=enc.spec, encoder_dim=enc.dim)
 
 
 def _with_labelset(ctx: UiContext, name: str, path, options):
-    """Classify ``path`` with label set ``name`` from the server's label-set folder (checked against the
-    running encoder, naming both when they differ)."""
-    from demos.labelsets_api import labelsets_root
-    from multimodal.teach.store import load_labelset
+    """Classify ``path`` with label set ``name`` from the server's label-set folder."""
     from multimodal.teach.teach import classify_with_labelset
 
-    enc = ctx.services.encoder
-    ls = load_labelset(labelsets_root(ctx.services), name, encoder_spec=enc.spec, encoder_dim=enc.dim)
+    ls = load_picked(ctx, name)
     return classify_with_labelset(ctx.services, ls, [path], options, names=[path.name])[0]
 
 

@@ -15,13 +15,19 @@ x=120..300, y=80..260", cited as ``image:N#box:cat`` with the boxes, so the Ask 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from multimodal.ask.answers import ABSTAIN_TEXT
 from multimodal.ask.lite_draft import Draft
 from multimodal.ask.lite_objects import PERSON, score_maps
 from multimodal.detect.coco_names import COCO_NAMES, coco_category
 from multimodal.errors import ConfigError
-from multimodal.explain.boxes import Box, describe
-from multimodal.explain.where import MIN_DETECTOR_SCORE, detector_boxes
+
+if TYPE_CHECKING:
+    from multimodal.explain.boxes import Box
+
+# multimodal.explain is imported inside the functions: only a where-question loads it, so ask without --explain
+# and without a where-question imports none of it (tests/test_bench_explain_imports.py)
 
 MAX_BOXES = 3  # boxes cited per answer (the best first)
 
@@ -29,6 +35,8 @@ MAX_BOXES = 3  # boxes cited per answer (the best first)
 def where_answer(facts, subject: str) -> Draft | None:
     """Where ``subject`` is in the images (``facts``: one :class:`~multimodal.ask.scene_facts.SceneFacts` per
     image); ``None`` without images or a subject, or when no heatmap can be made for it either."""
+    from multimodal.explain.where import MIN_DETECTOR_SCORE
+
     if not facts or not subject:
         return None
     category = coco_category(subject)
@@ -54,11 +62,16 @@ def _tuple(b: Box) -> tuple[int, int, int, int]:
 
 
 def _place(f, box: Box, many: bool) -> str:
+    from multimodal.explain.boxes import describe
+
     where = describe(box, f.img.size)
     return f"image {f.n}: {where}" if many else where
 
 
 def _by_detector(facts, category: int, subject: str) -> Draft | None:
+    from multimodal.explain.boxes import describe
+    from multimodal.explain.where import MIN_DETECTOR_SCORE, detector_boxes
+
     label = COCO_NAMES[category]
     found = [
         (f, detector_boxes(f.detections, category, f.img.size, min_score=MIN_DETECTOR_SCORE, max_boxes=MAX_BOXES))
@@ -90,6 +103,7 @@ def _by_heatmap(facts, subject: str, missed: str) -> Draft | None:
     """The hottest region of the subject's heatmap as weak evidence; the draft abstains (no confidence)."""
     from multimodal.explain.api import boxes_of
     from multimodal.explain.base import InvalidPhraseError, check_phrase
+    from multimodal.explain.boxes import describe
     from multimodal.explain.factory import create_explainer
     from multimodal.explain.targets import phrase_targets
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from multimodal.ask import inspector_evidence, labelset_evidence
+from multimodal.ask import inspector_evidence, labelset_evidence, where_direct
 from multimodal.ask.answers import Answer, Evidence, check_citations
 from multimodal.ask.context_files import load_context_file, load_context_text
 from multimodal.ask.context_select import select_chunks, to_evidence
@@ -104,16 +104,19 @@ def _result(services: Services, answer: Answer, evidence, derived, notices) -> A
     return AskResult(answer, tuple(evidence + derived))
 
 
-def _direct(services: Services, question: str, evidence) -> Answer | None:
-    """The answer of a chosen inspector (defect questions) or label set (which-label questions), else None."""
+def _direct(services: Services, question: str, evidence, images=()) -> Answer | None:
+    """The answer of a chosen inspector (defect questions) or label set (which-label questions), or a located
+    where-answer for an answerer that does not route those itself (:mod:`multimodal.ask.where_direct`), else
+    None."""
     direct = inspector_evidence.answer(question, evidence)
-    return direct or labelset_evidence.answer(question, evidence, services.config.abstain_below)
+    direct = direct or labelset_evidence.answer(question, evidence, services.config.abstain_below)
+    return direct or where_direct.answer(services, question, images, services.config.abstain_below)
 
 
 def ask(services: Services, req: AskRequest, catalog: Catalog | None = None) -> AskResult:
     """Answer ``req``. Raises our errors for a bad request (empty question, unreadable image or context)."""
     images, evidence, notices = prepare(services, req, catalog)
-    answer = _direct(services, req.question, evidence)
+    answer = _direct(services, req.question, evidence, images)
     answer = answer or services.answerer().answer(req.question, images, evidence)
     return _result(services, answer, evidence, list(answer.derived), notices)
 
@@ -123,7 +126,7 @@ def ask_stream(services: Services, req: AskRequest, catalog: Catalog | None = No
     Answerers that do not generate token by token yield their whole answer once."""
     images, evidence, notices = prepare(services, req, catalog)
     answerer = services.answerer()
-    direct = _direct(services, req.question, evidence)
+    direct = _direct(services, req.question, evidence, images)
     if direct is not None or not answerer.can_stream:
         answer = direct or answerer.answer(req.question, images, evidence)
         derived = list(answer.derived)

@@ -60,6 +60,8 @@ class EngineObserver(Protocol):
 
     def rejected(self, worker: str) -> None: ...
 
+    def overran(self, worker: str) -> None: ...
+
 
 class NullObserver:
     def batch(self, worker: str, size: int, seconds: float) -> None:
@@ -69,6 +71,9 @@ class NullObserver:
         pass
 
     def rejected(self, worker: str) -> None:
+        pass
+
+    def overran(self, worker: str) -> None:
         pass
 
 
@@ -94,12 +99,24 @@ class Job:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def admit(self) -> bool:
+    def admit(self, needs_s: float = 0.0) -> bool:
         """Called by the worker before the model sees the job: False (and the job failed with
-        :class:`DeadlineExceeded`) when its deadline passed or it was cancelled while it waited."""
+        :class:`DeadlineExceeded`) when its deadline passed or it was cancelled while it waited, or when less
+        than ``needs_s`` (the worker's estimate of the pass about to run) is left: its answer would come after
+        its client was told 504, so the pass is spared it."""
         deadline = self.deadline
         if deadline is not None:
             was_cancelled = deadline.cancelled
+            if needs_s > 0 and not was_cancelled and 0 < deadline.remaining() < needs_s:
+                left = deadline.remaining()
+                deadline.cancel(unless_started=True)
+                self.fail(
+                    DeadlineExceeded(
+                        f"{deadline.what} had {left:.2f} s left, less than the {needs_s:.2f} s its model pass "
+                        "takes now; it was not started"
+                    )
+                )
+                return False
             if not deadline.try_start():
                 waited = time.monotonic() - self.enqueued
                 why = "was cancelled" if was_cancelled else f"passed its {deadline.limit_s:g} s limit"

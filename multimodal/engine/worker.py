@@ -5,15 +5,21 @@ Batching (``max_batch`` > 1): the first job taken starts a batch; more are taken
 than ``max_batch`` items, waiting at most ``max_wait_s`` after the first for them (Triton's dynamic batcher,
 TorchServe's max batch delay). A job that would overflow the batch opens the next one. Before the model sees
 a batch, each job is admitted: one whose deadline passed (or was cancelled) while it waited is dropped
-(``DeadlineExceeded``, counted as expired) and costs no model time.
+(``DeadlineExceeded``, counted as expired) and costs no model time, and so is one with less time left than the
+pass is predicted to take (``predict``); a full queue first drops the jobs whose clients already gave up. A pass
+that outlasts a job's deadline (it started in time) is counted (``overran``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue as queue_mod
+import statistics
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from multimodal.deadline import DeadlineExceeded
@@ -21,6 +27,14 @@ from multimodal.engine.jobs import EngineBusyError, EngineObserver, Job, NullObs
 
 log = logging.getLogger("sceneqa.serve")
 
+#: a job is started only if more than this share of its pass's predicted time is left before its deadline (its
+#: answer would reach a client already told 504). Workers made with ``predict`` predict a pass as (items in it) x
+#: (median seconds per item of their last PREDICT_FROM passes, once PREDICT_MIN are known); a pass bigger than the
+#: recent ones is over-predicted (its fixed cost is shared by more items), so a job is dropped only when clearly
+#: short of time, and one odd pass cannot move the median
+SAFETY = 0.75
+PREDICT_FROM = 9
+PREDICT_MIN = 3
 #: run(list of admitted jobs) -> one result per job, in order (raising fails every job of the batch)
 BatchFn = Callable[[Sequence[Job]], Sequence[object]]
 
@@ -36,6 +50,8 @@ class Worker:
         queue_size: int = 32,
         threads: int = 1,
         observer: EngineObserver | None = None,
+        predict: bool = False,
+        nice: int = 0,
     ) -> None:
         self.name = name
         self.max_batch = max_batch
@@ -49,6 +65,9 @@ class Worker:
         self._busy = 0
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._predict = predict
+        self.nice = nice
+        self._per_item: deque[float] = deque(maxlen=PREDICT_FROM)  # seconds per item of the last passes
 
     @property
     def depth(self) -> int:
@@ -66,6 +85,8 @@ class Worker:
         try:
             self._queue.put_nowait(job)
         except queue_mod.Full:
+            if self._drop_abandoned():
+                return self.submit(job)
             self._observer.rejected(self.name)
             raise EngineBusyError(
                 f"the server is busy: {self.queue_size} requests already wait for the {self.name} model; "
@@ -88,6 +109,7 @@ class Worker:
                 self._threads.append(t)
 
     def _loop(self) -> None:
+        lower_priority(self.nice)
         carry: Job | None = None
         while not self._stop.is_set():
             if carry is None:
@@ -96,7 +118,8 @@ class Worker:
                 except queue_mod.Empty:
                     continue
             batch, carry = self._gather(carry)
-            live = [job for job in batch if self._admitted(job)]
+            needs = self._predict_s(sum(job.size for job in batch))
+            live = [job for job in batch if self._admitted(job, needs)]
             if live:
                 self._execute(live)
 
@@ -118,11 +141,33 @@ class Worker:
             items += job.size
         return batch, None
 
-    def _admitted(self, job: Job) -> bool:
-        if job.admit():
+    def _predict_s(self, items: int) -> float:
+        """Seconds a pass of ``items`` is predicted to take, times :data:`SAFETY` (0: no prediction yet)."""
+        if not self._predict or len(self._per_item) < PREDICT_MIN:
+            return 0.0
+        return SAFETY * statistics.median(self._per_item) * items
+
+    def _admitted(self, job: Job, needs_s: float) -> bool:
+        if job.admit(needs_s):
             return True
         self._observer.expired(self.name)
         return False
+
+    def _drop_abandoned(self) -> bool:
+        """Fail (504, counted as expired) the queued jobs whose deadline passed or whose client went away, so
+        that they stop holding places a live request could have; True when any place was freed."""
+        q = self._queue
+        with q.mutex:
+            gone = [job for job in q.queue if job.deadline is not None and job.deadline.expired]
+            if not gone:
+                return False
+            for job in gone:
+                q.queue.remove(job)
+            q.not_full.notify(len(gone))
+        for job in gone:
+            job.admit()  # past its deadline: fails the job with the reason, nothing runs
+            self._observer.expired(self.name)
+        return True
 
     def _execute(self, jobs: list[Job]) -> None:
         with self._lock:
@@ -143,6 +188,27 @@ class Worker:
             with self._lock:
                 self._busy -= 1
         seconds = time.perf_counter() - t0
-        self._observer.batch(self.name, sum(j.size for j in jobs), seconds)
+        items = sum(j.size for j in jobs)
+        self._observer.batch(self.name, items, seconds)
+        if self._predict:
+            self._per_item.append(seconds / max(1, items))
+        now = time.monotonic()
+        for job in jobs:
+            if job.deadline is not None and not job.write and job.deadline.at < now:
+                self._observer.overran(self.name)
         for job, result in zip(jobs, results, strict=True):
             job.finish(result, seconds)
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux: per thread; the threads a model library starts
+    from it later, e.g. its OpenMP team, inherit it). Model work then yields the CPU to the server's event loop,
+    so health checks and refusals stay prompt while the cores are saturated. Elsewhere (one value per process),
+    or when refused, nothing changes."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError as exc:
+        log.debug("could not lower the priority of %s: %s", threading.current_thread().name, exc)

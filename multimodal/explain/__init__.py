@@ -3,7 +3,8 @@
 Pre-process (:mod:`.prep`), forward (one :class:`~multimodal.explain.base.Explainer` per backbone: Grad-CAM for
 lite's EfficientNet in :mod:`.lite`, token Grad-CAM or patch-token similarity for open_clip ViTs in :mod:`.vit`,
 which the ``tiny`` twin runs through the same code), post-process (:mod:`.post`, :mod:`.boxes`, :mod:`.render`).
-Pick an explainer for a built encoder with :func:`multimodal.explain.factory.create_explainer`. Nothing here
+Pick an explainer for a built encoder with :func:`multimodal.explain.factory.create_explainer`. Targets are unit
+vectors of the joint space, or a taught label set's head logit per label (:mod:`.linear`). Nothing here
 imports torch at import time.
 """
 

@@ -14,6 +14,7 @@ from PIL import Image
 from multimodal.errors import ConfigError
 from multimodal.explain.base import ExplainConfig, Explainer, Explanation
 from multimodal.explain.boxes import Box, boxes_from_heatmap, describe
+from multimodal.explain.linear import LinearTarget
 from multimodal.explain.render import overlay
 from multimodal.explain.where import WhereConfig, detector_boxes, phrase_category
 
@@ -62,12 +63,19 @@ def capped(n: int, config: ExplainConfig, what: str) -> tuple[int, str | None]:
 
 
 def explain_targets(
-    explainer: Explainer, image: Image.Image, targets: np.ndarray, config: ExplainConfig = ExplainConfig()
+    explainer: Explainer,
+    image: Image.Image,
+    targets: np.ndarray | Sequence[LinearTarget],
+    config: ExplainConfig = ExplainConfig(),
 ) -> tuple[list[Explanation], str | None]:
-    """Heatmaps of ``image`` for the first ``config.max_explanations`` rows of ``targets`` ``(n, dim)``, and the cap
+    """Heatmaps of ``image`` for the first ``config.max_explanations`` targets: rows of ``(n, dim)`` (labels'
+    or queries' embeddings) or a label set's :class:`~multimodal.explain.linear.LinearTarget` s; and the cap
     note (``None`` when all were made). The image is prepared once."""
-    rows = np.atleast_2d(np.asarray(targets, np.float32))
-    keep, note = capped(rows.shape[0], config, "targets")
+    if isinstance(targets, (list, tuple)) and targets and isinstance(targets[0], LinearTarget):
+        rows: Sequence = list(targets)
+    else:
+        rows = list(np.atleast_2d(np.asarray(targets, np.float32)))
+    keep, note = capped(len(rows), config, "targets")
     prepared = explainer.prepare(image)
     return [explainer.explain(prepared, rows[i]) for i in range(keep)], note
 

@@ -2,7 +2,8 @@
 
 An :class:`Explainer` takes a :class:`PreparedImage` (its own :meth:`~Explainer.prepare` made it) and a
 *target*: one unit vector in the encoder's joint space (a label's or a query's text embedding, or an image
-embedding), and returns an :class:`Explanation`: a float32 heatmap of the image's size in ``0..1`` telling
+embedding), or a taught label set's head logit for one label (:class:`~multimodal.explain.linear.LinearTarget`),
+and returns an :class:`Explanation`: a float32 heatmap of the image's size in ``0..1`` telling
 which regions raise the image's similarity to that target, or a flat map with the reason when none does.
 """
 
@@ -99,7 +100,10 @@ class Explainer(Protocol):
 
     def prepare(self, image: Image.Image) -> PreparedImage: ...
 
-    def explain(self, prepared: PreparedImage, target: np.ndarray) -> Explanation: ...
+    def explain(self, prepared: PreparedImage, target) -> Explanation:
+        """``target``: a ``(dim,)`` unit vector of the joint space, or a
+        :class:`~multimodal.explain.linear.LinearTarget` (a label set's head)."""
+        ...
 
 
 def check_phrase(phrase: str) -> str:

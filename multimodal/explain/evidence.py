@@ -32,6 +32,31 @@ class AnswerWhy:
     locators: tuple[str, ...]
     explanation: Explanation | None
 
+    def summary(self, subject: str | None) -> str:
+        """One line: the cited boxes drawn, and the subject's heatmap (or why there is none, or why it is flat)."""
+        e = self.explanation
+        heat = f"heatmap of '{subject}'" if e is not None else "no heatmap (no subject)"
+        if e is not None and e.flat:
+            heat = f"flat heatmap of '{subject}': {e.reason}"
+        cited = ", ".join(self.locators) or "none"
+        return f"image {self.n}: {len(self.boxes)} cited boxes ({cited}); {heat}"
+
+    def as_dict(self, subject: str | None) -> dict[str, object]:
+        """The row as JSON (boxes in the image's pixels; the picture is the caller's to encode)."""
+        e = self.explanation
+        return {
+            "image": self.n,
+            "subject": subject if e is not None else None,
+            "boxes": [b.as_dict() for b in self.boxes],
+            "locators": list(self.locators),
+            "method": e.method if e is not None else None,
+            "flat": bool(e is not None and e.flat),
+            "reason": e.reason if e is not None else None,
+            "peak": list(e.peak) if e is not None and e.peak else None,
+            "notes": list(e.notes) if e is not None else [],
+            "summary": self.summary(subject),
+        }
+
 
 def cited_boxes(answer: Answer, n: int) -> tuple[list[Box], list[str]]:
     """The boxes of the evidence about image ``n`` that ``answer`` cites or derived (``score``: the evidence's),
@@ -53,6 +78,25 @@ def answer_subject(question: str) -> str | None:
 
     subject = parse_question(question).subject
     return subject or None
+
+
+def answer_target(services, question: str) -> tuple[str | None, Explainer | None, np.ndarray | None, str | None]:
+    """``(subject, explainer, target, problem)`` for the heatmap behind an answer: the question's subject (as
+    ``locate`` aims a phrase) and the running encoder's explainer; all ``None`` but ``problem`` (why: an
+    unusable subject) or all ``None`` when the question names no subject."""
+    from multimodal.explain.base import InvalidPhraseError, check_phrase
+    from multimodal.explain.factory import create_explainer
+    from multimodal.explain.targets import phrase_targets
+
+    subject = answer_subject(question)
+    if not subject:
+        return None, None, None, None
+    try:
+        subject = check_phrase(subject)
+    except InvalidPhraseError as exc:
+        return None, None, None, f"no heatmap for the question's subject: {exc}"
+    target = phrase_targets(services.encoder, services.zeroshot, [subject])[0][0]
+    return subject, create_explainer(services.encoder), target, None
 
 
 def explain_answer(

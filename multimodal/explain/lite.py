@@ -29,6 +29,7 @@ from PIL import Image
 from multimodal.errors import ConfigError, UnknownNameError
 from multimodal.explain.base import Explanation, PreparedImage, check_target
 from multimodal.explain.gradcam import activations_and_gradients, cam, hires_cam
+from multimodal.explain.linear import LinearTarget, check_linear, linear_scores, lite_views
 from multimodal.explain.post import finish, fuse_geometric
 from multimodal.explain.prep import letterbox, thin_note
 
@@ -96,21 +97,23 @@ class CnnExplainer:
     def prepare(self, image: Image.Image) -> PreparedImage:
         return letterbox(image, long_side=self.config.long_side, min_side=self._min_side, mean=LITE_MEAN, std=LITE_STD)
 
-    def explain(self, prepared: PreparedImage, target: np.ndarray) -> Explanation:
+    def explain(self, prepared: PreparedImage, target: np.ndarray | LinearTarget) -> Explanation:
         import torch
 
-        t = check_target(target, self.dim, "lite explain")
         param = next(self._model.parameters())
         x = torch.from_numpy(np.ascontiguousarray(prepared.pixels)).permute(2, 0, 1)[None]
         x = x.to(param.device, param.dtype)
-        tt = torch.from_numpy(t).to(param.device, torch.float32)
+        if isinstance(target, LinearTarget):
+            dims = {"embedding": self.dim, "lite-views": 2 * (self.dim - self.num_concepts) + self.num_concepts}
+            tt = check_linear(target, dims, "lite explain")
+        else:
+            tt = torch.from_numpy(check_target(target, self.dim, "lite explain")).to(param.device, torch.float32)
         acts, grads, score = activations_and_gradients(lambda inp: self._score(inp, tt), x, self._layers)
         raw = cam(acts[0], grads[0])
         if len(acts) > 1:
             raw = fuse_geometric(raw, hires_cam(acts[1], grads[1]))
         heat, reason = finish(raw, prepared)
-        note = thin_note(prepared.size, self._min_side)
-        notes = (note,) if note else ()
+        notes = tuple(n for n in (thin_note(prepared.size, self._min_side), getattr(target, "note", None)) if n)
         box = FUSED_BOX_THRESHOLD if self.config.detail_layer else 0.5
         return Explanation(heat, reason is not None, reason, self.name, score, notes, box)
 
@@ -119,18 +122,31 @@ class CnnExplainer:
 
         pooled = self._model.forward_head(self._model.forward_features(x), pre_logits=True)
         logits = self._model.get_classifier()(pooled).float()[0]
+        if isinstance(target, LinearTarget):  # a label set's head: its logit, whatever the score mode
+            if target.features == "lite-views":
+                concepts = torch.softmax(logits / self._temperature, dim=-1)
+                feats = lite_views(pooled.float(), concepts[None], target.concept_weight)
+            else:
+                feats = self._embedding(logits, pooled)[None]
+            return linear_scores(target, feats)[0]
         q = target[: self.num_concepts]
         if self.config.score == "logit":
             return (q * logits).sum() / q.sum().clamp(min=1e-12)
         if self.config.score == "logprob":
             p = torch.softmax(logits, dim=-1)
             return torch.log((q / q.sum().clamp(min=1e-12) * p).sum().clamp(min=1e-30))
+        emb = self._embedding(logits, pooled)
+        return emb @ target / emb.norm().clamp(min=1e-12)
+
+    def _embedding(self, logits, pooled):
+        """The lite joint-space embedding ``(dim,)`` of this view (not unit length): concept block, visual block."""
+        import torch
+
         p = torch.softmax(logits / self._temperature, dim=-1)
         a = (self._semantic_weight**0.5) * p / p.norm().clamp(min=1e-12)
         f = pooled.float()[0]
         b = ((1 - self._semantic_weight) ** 0.5) * f / f.norm().clamp(min=1e-12)
-        emb = torch.cat([a, b])
-        return emb @ target / emb.norm().clamp(min=1e-12)
+        return torch.cat([a, b])
 
 
 def lite_explainer(encoder, config: CnnExplainConfig = CnnExplainConfig()) -> CnnExplainer:

@@ -8,7 +8,9 @@ Two methods (``VitMethod``):
 - ``similarity``: each patch token taken through the tower's final norm and projection, as if it were the pooled
   token, and its cosine with the target (no gradient; MaskCLIP-style). Negative cosines are kept, min-max scaled.
 
-ViTs have fixed position embeddings, so the image is letterboxed into the model's square input.
+A label set's head (:class:`~multimodal.explain.linear.LinearTarget`) replaces the cosine by the head's logit of
+the embedding, in both methods. ViTs have fixed position embeddings, so the image is letterboxed into the model's
+square input.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PIL import Image
 from multimodal.errors import ConfigError
 from multimodal.explain.base import Explanation, PreparedImage, check_target
 from multimodal.explain.gradcam import activation_and_gradient, cam, tokens_to_grid
+from multimodal.explain.linear import LinearTarget, check_linear, linear_scores
 from multimodal.explain.post import finish
 from multimodal.explain.prep import letterbox, thin_note
 
@@ -72,44 +75,60 @@ class VitExplainer:
         side = self.input_side
         return letterbox(image, long_side=side, min_side=side, mean=self.mean, std=self.std, square=True)
 
-    def explain(self, prepared: PreparedImage, target: np.ndarray) -> Explanation:
+    def explain(self, prepared: PreparedImage, target: np.ndarray | LinearTarget) -> Explanation:
         import torch
 
-        t = check_target(target, self.dim, "ViT explain")
         param = next(self._model.parameters())
         x = torch.from_numpy(np.ascontiguousarray(prepared.pixels)).permute(2, 0, 1)[None].to(param.device, param.dtype)
-        tt = torch.from_numpy(t).to(param.device, torch.float32)
+        if isinstance(target, LinearTarget):
+            linear = check_linear(target, {"embedding": self.dim}, "ViT explain")
+            score_fn = self._linear_scores(linear)
+        else:
+            tt = torch.from_numpy(check_target(target, self.dim, "ViT explain")).to(param.device, torch.float32)
+            score_fn = self._cosines(tt)
         if self.config.method == "gradcam":
-            act, grad, score = activation_and_gradient(lambda inp: self._cosine(inp, tt), x, self._block)
+            act, grad, score = activation_and_gradient(
+                lambda inp: score_fn(self._model.encode_image(inp))[0], x, self._block
+            )
             raw = cam(
                 tokens_to_grid(self._batch_first(act), self.grid), tokens_to_grid(self._batch_first(grad), self.grid)
             )
         else:
-            raw, score = self._patch_similarity(x, tt)
+            raw, score = self._patch_similarity(x, score_fn)
         heat, reason = finish(raw, prepared)
-        note = thin_note(prepared.size, 32)
-        return Explanation(heat, reason is not None, reason, self.name, score, (note,) if note else ())
+        notes = [thin_note(prepared.size, 32), getattr(target, "note", None)]
+        return Explanation(heat, reason is not None, reason, self.name, score, tuple(n for n in notes if n))
 
-    def _cosine(self, x, target):
-        emb = self._model.encode_image(x).float()[0]
-        return emb @ target / emb.norm().clamp(min=1e-12)
+    @staticmethod
+    def _cosines(target):
+        """``(n, d)`` embeddings -> ``(n,)`` cosines with the unit ``target``."""
 
-    def _patch_similarity(self, x, target) -> tuple[np.ndarray, float]:
+        def fn(emb):
+            emb = emb.float()
+            return emb @ target / emb.norm(dim=-1).clamp(min=1e-12)
+
+        return fn
+
+    @staticmethod
+    def _linear_scores(target: LinearTarget):
+        return lambda emb: linear_scores(target, emb)
+
+    def _patch_similarity(self, x, score_fn) -> tuple[np.ndarray, float]:
         import torch
 
         captured: list = []
         handle = self._visual.transformer.register_forward_hook(lambda _m, _i, out: captured.append(out))
         try:
             with torch.inference_mode():
-                pooled = self._model.encode_image(x).float()[0]
+                pooled = self._model.encode_image(x).float()
                 tokens = self._visual.ln_post(self._batch_first(captured[-1]))[:, 1:, :]
                 if self._visual.proj is not None:
                     tokens = tokens @ self._visual.proj
-                tokens = torch.nn.functional.normalize(tokens.float()[0], dim=-1)
-                sims = (tokens @ target).reshape(self.grid).cpu().numpy()
+                sims = score_fn(tokens.float()[0]).reshape(self.grid).cpu().numpy()
+                score = float(score_fn(pooled)[0])
         finally:
             handle.remove()
-        return sims, float(pooled @ target / pooled.norm().clamp(min=1e-12))
+        return sims, score
 
     def _batch_first(self, tokens):
         # open_clip >= 2.24 runs its transformer batch-first; older towers are (tokens, batch, channels)

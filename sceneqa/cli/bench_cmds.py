@@ -114,16 +114,45 @@ def _add_shards(b_sub) -> None:
 def _add_serve(b_sub) -> None:
     bserve = b_sub.add_parser(
         "serve",
-        help="bounded load test of a real sceneqa serve on loopback",
-        description="Starts sceneqa serve on a free loopback port, then N clients send "
-        "search/classify/ask for S seconds; prints throughput, p50/p99 per "
-        "endpoint, errors, and the server's memory after a warm-up and through the run.",
+        help="bounded load test of a real sceneqa serve on loopback: batching off and on, a client sweep, the bars",
+        description="Starts sceneqa serve --max-batch 1 and then with the default --max-batch on free loopback "
+        "ports; at each client count, clients send a mix of requests for S seconds; prints per cell throughput, "
+        "p50/p95/p99 per route, errors, 503s, mean batch, /healthz p99 and server RSS, then the bar lines of "
+        "issue 18 and a deadline scenario (a saturated server with a short --request-timeout).",
     )
-    bserve.add_argument("--clients", type=int, default=16, help="concurrent clients (default: 16)")
-    bserve.add_argument("--seconds", type=float, default=60.0, help="duration (default: 60)")
     bserve.add_argument(
-        "--warmup", type=float, default=15.0, help="seconds of the same load before memory is measured (default: 15)"
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[1, 4, 16, 64],
+        help="concurrent clients per cell (default: 1 4 16 64)",
     )
+    bserve.add_argument("--seconds", type=float, default=20.0, help="seconds per cell (default: 20)")
+    bserve.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=60.0,
+        help="the batched server's largest client count runs this long (the 64 clients x 60 s bar; 0: --seconds; "
+        "default: 60)",
+    )
+    bserve.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of load at the most clients before measuring (default: 10)"
+    )
+    bserve.add_argument(
+        "--mix",
+        default="classify,search",
+        help="routes the clients send, comma-separated, of search,classify,ask (default: classify,search: the bars)",
+    )
+    bserve.add_argument(
+        "--deadline-timeout", type=float, default=1.0, help="--request-timeout of the deadline scenario (default: 1)"
+    )
+    bserve.add_argument(
+        "--deadline-seconds",
+        type=float,
+        default=10.0,
+        help="seconds of the saturating burst of the deadline scenario (0: skip it; default: 10)",
+    )
+    bserve.add_argument("--quick", action="store_true", help="a seconds-long run (1 and 4 clients, 2 s cells; tests)")
     bserve.add_argument("--tier", default="lite", help="server tier (default: lite)")
     bserve.add_argument("--index", type=Path, help="catalog folder (default: a demo catalog in a temp folder)")
     bserve.add_argument("--json", action="store_true")
@@ -199,6 +228,12 @@ def _add_explain(b_sub) -> None:
     bex.add_argument("--size", type=int, default=640, help="photo long side in px (default: 640)")
     bex.add_argument("--label", default="cat", help="the label explained (default: cat)")
     bex.add_argument("--repeats", type=int, default=10, help="timed calls per encoder (default: 10)")
+    bex.add_argument(
+        "--paths-repeats",
+        type=int,
+        default=2,
+        help="classify/search/ask with explain off, on and the encoder floor: rounds over 3 photos (0 skips)",
+    )
     bex.add_argument("--json", action="store_true")
     bex.set_defaults(handler=_run_explain)
 

@@ -178,8 +178,9 @@ def _add_explain(ev_sub) -> None:
         description="For every (image, category) pair of a coco128-shaped objects.jsonl whose category has an "
         "ImageNet concept under it: does the heatmap's maximum fall on the category's boxes (pointing game, vs the "
         "image centre), how well do locate's boxes overlap them (best IoU), and how fast does the label's score "
-        "fall when the hottest pixels are removed (deletion/insertion AUC vs random masks). Tune on --split train, "
-        "report on --split val.",
+        "fall when the hottest pixels are removed (deletion/insertion AUC vs random masks); and how often ask's "
+        "answer to 'where is the <category>?' boxes it (IoU >= 0.5), with false answers for absent categories. "
+        "Tune on --split train, report on --split val.",
     )
     ex.add_argument("--data", required=True, type=Path, help="a coco128 objects.jsonl")
     ex.add_argument("--split", default="val", help="the rows whose 'split' is this (default: val; tune on train)")
@@ -191,6 +192,9 @@ def _add_explain(ev_sub) -> None:
     ex.add_argument("--score", choices=("logit", "cosine", "logprob"), help="lite: the score backpropagated")
     ex.add_argument("--vit-method", choices=("gradcam", "similarity"), help="open_clip ViTs: the method")
     ex.add_argument("--auc-pairs", type=int, default=40, help="trials with deletion/insertion curves (0 skips)")
+    where = ex.add_mutually_exclusive_group()
+    where.add_argument("--no-where", action="store_true", help='skip the "where is the X?" answers through ask')
+    where.add_argument("--where-only", action="store_true", help='only the "where is the X?" answers through ask')
     ex.add_argument("--out", type=Path, default=Path("reports/explain"), help="output folder for the report")
     ex.set_defaults(handler=_run_explain)
 

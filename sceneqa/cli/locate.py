@@ -1,6 +1,7 @@
 """``sceneqa locate IMAGE "phrase"``: where in the image is the thing a phrase names (boxes from a heatmap).
 
-Also the ``classify --explain DIR`` helper: heatmap overlays per image and label, written only when asked.
+Also the ``search --explain DIR`` and ``ask --explain DIR`` helpers: heatmap overlays, written only when asked
+(``classify --explain DIR``'s are in :mod:`sceneqa.cli.classify`).
 """
 
 from __future__ import annotations
@@ -78,46 +79,17 @@ def run(args: argparse.Namespace, config: ServiceConfig) -> int:
     return 0
 
 
-def write_classify_explanations(args: argparse.Namespace, services, results) -> int:
-    """``classify --explain DIR``: one overlay PNG per image and reported label (capped); returns PNGs written."""
-    from multimodal.explain.api import explain_targets, write_overlays
-    from multimodal.explain.base import ExplainConfig
-    from multimodal.explain.factory import create_explainer
-    from multimodal.explain.targets import phrase_targets
-    from multimodal.images import load_image
-
-    config = ExplainConfig(max_explanations=args.explain_max)
-    explainer = create_explainer(services.encoder)
-    written = 0
-    for item in results:
-        if item.result is None:
-            continue
-        labels = [s.label for s in item.result.labels]
-        image = load_image(item.image, limits=services.config.image_limits)
-        targets, _ = phrase_targets(services.encoder, services.zeroshot, labels)
-        explanations, note = explain_targets(explainer, image, targets, config)
-        paths = write_overlays(image, item.image, labels, explanations, args.explain, config)
-        written += len(paths)
-        for label, exp in zip(labels, explanations):
-            if exp.flat:
-                print(f"sceneqa: {item.image}: {label}: flat heatmap: {exp.reason}", file=sys.stderr)
-        if note:
-            print(f"sceneqa: {item.image}: {note} (--explain-max)", file=sys.stderr)
-    print(f"sceneqa: wrote {written} heatmap overlays to {args.explain}", file=sys.stderr)
-    return written
-
-
-def write_search_explanations(args: argparse.Namespace, services, response: dict) -> int:
+def write_search_explanations(args: argparse.Namespace, services, response: dict, most: int) -> int:
     """``search --explain DIR``: one overlay PNG per top hit (``DIR/<rank>-<id>.png``), where its image matches
-    the text query (or the query image without text), at most ``--explain-max``; each explained hit's row gets an
-    ``explanation`` (for ``--json``). Returns the PNGs written."""
+    the text query (or the query image without text), at most ``most`` (``--explain-max``, capped); each
+    explained hit's row gets an ``explanation`` (for ``--json``). Returns the PNGs written."""
     from multimodal.explain.api import slug
     from multimodal.explain.base import ExplainConfig
     from multimodal.explain.factory import create_explainer
     from multimodal.explain.hits import explain_hits, query_target
     from multimodal.images import load_image
 
-    config = ExplainConfig(max_explanations=args.explain_max)
+    config = ExplainConfig(max_explanations=most)
     limits = services.config.image_limits
     query = load_image(args.image, limits=limits) if args.image and not args.text else None
     found = query_target(services.encoder, services.zeroshot, args.text, query)
@@ -154,24 +126,15 @@ def write_search_explanations(args: argparse.Namespace, services, response: dict
 def write_answer_explanations(out_dir: Path, services, question: str, images: list[str], answer) -> int:
     """``ask --explain DIR``: per image, ``DIR/image<n>-<stem>__why.png``: the boxes of the image facts the
     answer cites over the heatmap of the question's subject (when it names one). Returns the PNGs written."""
-    from multimodal.explain.base import InvalidPhraseError, check_phrase
-    from multimodal.explain.evidence import answer_subject, explain_answer, write_answer_overlays
-    from multimodal.explain.factory import create_explainer
-    from multimodal.explain.targets import phrase_targets
+    from multimodal.explain.evidence import answer_target, explain_answer, write_answer_overlays
     from multimodal.images import load_image
 
     if not images:
         print("sceneqa: --explain: no images, nothing to explain", file=sys.stderr)
         return 0
-    subject = answer_subject(question)
-    explainer = target = None
-    if subject:
-        try:
-            subject = check_phrase(subject)
-            explainer = create_explainer(services.encoder)
-            target = phrase_targets(services.encoder, services.zeroshot, [subject])[0][0]
-        except InvalidPhraseError as exc:
-            print(f"sceneqa: --explain: no heatmap for the question's subject: {exc}", file=sys.stderr)
+    subject, explainer, target, problem = answer_target(services, question)
+    if problem:
+        print(f"sceneqa: --explain: {problem}", file=sys.stderr)
     loaded = [load_image(p, limits=services.config.image_limits) for p in images]
     rows, note = explain_answer(loaded, answer, explainer, target)
     paths = write_answer_overlays(rows, images, out_dir)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sceneqa.cli.banner import announce
 from sceneqa.cli.catalog import services_for_index
+from sceneqa.cli.explain_limits import add_explain_options, explain_max
 
 HELP = """\
 Finds the catalog items closest to a query. --text and --image combine (--weight is the image's share);
@@ -45,10 +46,7 @@ def add_parser(sub) -> None:
         help="ignore the index's tuned text map (`sceneqa index tune`): search with the encoder's own text embedding",
     )
     p.add_argument("--json", action="store_true", help='print {"results": [...], "query": {...}}')
-    p.add_argument(
-        "--explain", type=Path, metavar="DIR", help="write a heatmap overlay PNG per top hit (where it matches) to DIR"
-    )
-    p.add_argument("--explain-max", type=int, default=3, help="hits explained (default: 3)")
+    add_explain_options(p, "hits", "write a heatmap overlay PNG per top hit (where it matches) to DIR")
     p.set_defaults(handler=run)
 
 
@@ -71,6 +69,7 @@ def run(args: argparse.Namespace, config) -> int:
         nprobe=args.nprobe,
         tune=not args.no_tune,
     )
+    most = explain_max(args, "hits") if args.explain else None  # checked before any model loads
     services = services_for_index(config, args.index)
     announce(services, args.quiet)
     with Catalog.open(args.index, encoder=services.encoder.spec, dim=services.encoder.dim) as catalog:
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace, config) -> int:
     if args.explain:  # off by default: no explain import, no extra work
         from sceneqa.cli.locate import write_search_explanations
 
-        write_search_explanations(args, services, response)
+        write_search_explanations(args, services, response, most)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0

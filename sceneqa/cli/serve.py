@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from multimodal.engine.config import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS
+from multimodal.engine.config import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, DEFAULT_MODEL_NICE
 from sceneqa.cli.banner import announce
 from sceneqa.cli.catalog import services_for_index
 
@@ -63,6 +63,13 @@ def add_parser(sub) -> None:
         type=float,
         default=DEFAULT_MAX_WAIT_MS,
         help=f"how long a batch waits for more requests after its first (default: {DEFAULT_MAX_WAIT_MS:g})",
+    )
+    p.add_argument(
+        "--model-nice",
+        type=int,
+        default=DEFAULT_MODEL_NICE,
+        help="Linux: run model workers at this much lower CPU priority than the request loop, so health checks "
+        f"and refusals stay prompt under full load; 0: same priority (default: {DEFAULT_MODEL_NICE})",
     )
     p.add_argument(
         "--allowed-host",
@@ -127,6 +134,7 @@ def engine_config(args: argparse.Namespace):
         max_wait_ms=args.max_wait_ms,
         queue_size=args.queue_size,
         call_threads=args.concurrency,
+        model_nice=args.model_nice,
     )
 
 
