@@ -308,3 +308,21 @@ def test_hf_encoders_are_refused_with_the_supported_list():
 
     with pytest.raises(ConfigError, match="no explain method yet. Supported families: lite, open_clip"):
         create_explainer(Fake())
+
+
+def test_overlays_of_labels_with_one_file_name_do_not_overwrite_each_other(tmp_path):
+    from multimodal.explain.api import write_overlays
+    from multimodal.explain.base import Explanation
+
+    img = Image.new("RGB", (40, 30), (10, 20, 30))
+    heat = np.zeros((30, 40), np.float32)
+    heat[5:15, 5:15] = 1.0
+    exp = Explanation(heat, False, None, "test", 1.0)
+    paths = write_overlays(img, "shelf/photo.jpg", ["a cat", "a-cat", "A CAT", "dog"], [exp] * 4, tmp_path)
+    assert [p.name for p in paths] == [
+        "photo__a-cat.png",
+        "photo__a-cat-2.png",
+        "photo__a-cat-3.png",
+        "photo__dog.png",
+    ]
+    assert all(p.is_file() for p in paths)

@@ -147,10 +147,14 @@ def write_overlays(
     except OSError as exc:
         raise ConfigError(f"--explain {out_dir}: cannot create the folder ({exc}); pass a writable folder") from exc
     stem = slug(Path(name).stem, 60)
-    paths = []
+    paths: list[Path] = []
     for label, exp in zip(labels, explanations):
         boxes = boxes_of(exp, config)
         path = out_dir / f"{stem}__{slug(label)}.png"
+        n = 1
+        while path in paths:  # two labels with one file name ("a cat", "a-cat"): neither overwrites the other
+            n += 1
+            path = out_dir / f"{stem}__{slug(label)}-{n}.png"
         overlay(image, exp.heatmap, boxes).save(path, format="PNG")
         paths.append(path)
     return paths
