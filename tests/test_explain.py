@@ -148,6 +148,14 @@ class RedBlueNet:
         return Net().eval()
 
 
+def red_blue_explainer(layer="conv_head", detail_layer="stem", long_side=64, score="logit"):
+    """Grad-CAM over :class:`RedBlueNet` (2 concepts + 2 visual dims, as lite's embedding is laid out)."""
+    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
+
+    config = CnnExplainConfig(layer=layer, detail_layer=detail_layer, long_side=long_side, score=score)
+    return CnnExplainer(RedBlueNet(), num_concepts=2, visual_dim=2, temperature=1.0, semantic_weight=0.5, config=config)
+
+
 def _red_square_image() -> Image.Image:
     a = np.full((96, 128, 3), 128, np.uint8)
     a[16:48, 80:112] = (255, 0, 0)
@@ -156,16 +164,7 @@ def _red_square_image() -> Image.Image:
 
 @pytest.mark.parametrize("score, detail", [("logit", None), ("cosine", None), ("logprob", None), ("logit", "stem")])
 def test_gradcam_points_at_the_red_square(score, detail):
-    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
-
-    ex = CnnExplainer(
-        RedBlueNet(),
-        num_concepts=2,
-        visual_dim=2,
-        temperature=1.0,
-        semantic_weight=0.5,
-        config=CnnExplainConfig(layer="conv_head", detail_layer=detail, long_side=64, score=score),
-    )
+    ex = red_blue_explainer(detail_layer=detail, score=score)
     assert ex.name == f"gradcam:conv_head{'*hirescam:stem' if detail else ''}:{score}"
     red = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
     exp = ex.explain(ex.prepare(_red_square_image()), red)
@@ -181,16 +180,7 @@ def test_gradcam_points_at_the_red_square(score, detail):
 
 
 def test_gradcam_flat_when_the_class_has_no_evidence():
-    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
-
-    ex = CnnExplainer(
-        RedBlueNet(),
-        num_concepts=2,
-        visual_dim=2,
-        temperature=1.0,
-        semantic_weight=0.5,
-        config=CnnExplainConfig(layer="conv_head", detail_layer="stem", long_side=64),
-    )
+    ex = red_blue_explainer()
     blue = np.array([0.0, 1.0, 0.0, 0.0], np.float32)  # no blue anywhere
     exp = ex.explain(ex.prepare(_red_square_image()), blue)
     assert exp.flat and "zero everywhere" in exp.reason and exp.peak is None

@@ -22,7 +22,7 @@ from PIL import Image
 from multimodal.explain.linear import LinearTarget
 from sceneqa.cli import main
 from tests.cli_util import tiny_argv
-from tests.test_explain import RedBlueNet
+from tests.test_explain import red_blue_explainer
 from tests.test_explain_api import LOCAL, decoded, png
 from tests.test_explain_ui import drawing, trusted_add, upload
 
@@ -114,13 +114,9 @@ def test_ui_says_a_map_is_flat(ctx, zero_labels):
 
 @pytest.mark.parametrize("size", [(1, 400), (400, 1)])
 def test_strips_get_a_map_of_their_size_and_a_note(tiny_vit, size):
-    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
 
     encoder, vit = tiny_vit
-    cnn = CnnExplainer(
-        RedBlueNet(), num_concepts=2, visual_dim=2, temperature=1.0, semantic_weight=0.5,
-        config=CnnExplainConfig(layer="conv_head", detail_layer="stem", long_side=64),
-    )  # fmt: skip
+    cnn = red_blue_explainer()
     strip = Image.new("RGB", size, (230, 20, 20))
     targets = ((vit, encoder.embed_texts(["red"])[0]), (cnn, np.array([1.0, 0, 0, 0], np.float32)))
     for ex, target in targets:

@@ -20,7 +20,7 @@ from multimodal.explain.linear import LinearTarget, head_targets, labelset_targe
 from multimodal.teach.head import CvReport, Head, transform
 from sceneqa.cli import main
 from tests.cli_util import tiny_argv
-from tests.test_explain import RedBlueNet, _red_square_image
+from tests.test_explain import _red_square_image, red_blue_explainer
 from tests.test_teach_cli import COLOURS, drawn
 
 
@@ -93,16 +93,8 @@ def test_the_target_score_is_the_numpy_head_formula(tiny_clip):
 
 
 def test_lite_views_target_points_at_the_red_square():
-    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
 
-    ex = CnnExplainer(
-        RedBlueNet(),
-        num_concepts=2,
-        visual_dim=2,
-        temperature=1.0,
-        semantic_weight=0.5,
-        config=CnnExplainConfig(layer="conv_head", detail_layer=None, long_side=64, score="cosine"),
-    )
+    ex = red_blue_explainer(detail_layer=None, score="cosine")
     prepared = ex.prepare(_red_square_image())
     red_concept = LinearTarget("red", np.array([0, 0, 0, 0, 1, 0], np.float32), features="lite-views")
     exp = ex.explain(prepared, red_concept)

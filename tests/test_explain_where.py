@@ -13,7 +13,7 @@ from PIL import Image
 from multimodal.detect.base import Detection
 from multimodal.explain.api import locate
 from multimodal.explain.where import WhereConfig, detector_boxes, phrase_category
-from tests.test_explain import RedBlueNet, _red_square_image
+from tests.test_explain import RedBlueNet, _red_square_image, red_blue_explainer
 
 
 class ScriptedDetector:
@@ -26,10 +26,7 @@ class ScriptedDetector:
 
 
 def _explainer():
-    from multimodal.explain.lite import CnnExplainConfig, CnnExplainer
-
-    config = CnnExplainConfig(layer="conv_head", detail_layer="stem", long_side=64)
-    return CnnExplainer(RedBlueNet(), num_concepts=2, visual_dim=2, temperature=1.0, semantic_weight=0.5, config=config)
+    return red_blue_explainer()
 
 
 RED = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
