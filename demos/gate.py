@@ -119,7 +119,11 @@ class Stream:
             except queue_mod.Empty:
                 if self._job.done and self._job.error is not None:
                     self.close()
-                    raise self._job.error from None
+                    error, self._job.error = self._job.error, None  # no cycle keeps this frame (see Job.wait)
+                    try:
+                        raise error from None
+                    finally:
+                        del error
                 if deadline.expired:
                     why = (
                         "was cancelled" if deadline.cancelled else f"took longer than its {deadline.limit_s:g} s limit"

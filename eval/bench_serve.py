@@ -12,6 +12,8 @@ batching, at several client counts, with the bars of issue 18 and a deadline sce
 2. The bar lines (16 clients: >= 3x unbatched throughput, p99 <= unbatched; the most clients: 0 errors but
    503s, ``/healthz`` p99 <= 50 ms, RSS growth < 10%).
 3. The deadline scenario (:mod:`eval.bench_serve_deadline`, ``--deadline-seconds 0`` skips it).
+4. The batching ceiling (:mod:`eval.bench_serve_ceiling`): model time per classify and search request alone and
+   in a full pass, measured in this process once the servers have stopped (when the mix has both routes).
 
 Traffic goes only to 127.0.0.1; every loop stops by itself. Exits 1 on any error other than a 503 (a 504 in
 the deadline scenario is the point of it, not an error).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import tempfile
@@ -28,9 +31,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.bench_serve_ceiling import measure_ceiling
 from eval.bench_serve_deadline import deadline_lines, run_deadline
 from eval.bench_serve_load import load, load_cell, payloads, scrape
-from eval.bench_serve_report import bar_lines, bars, mean_batches, speedup_lines, summarize_cell, sweep_table
+from eval.bench_serve_report import (
+    bar_lines,
+    bars,
+    ceiling_lines,
+    mean_batches,
+    speedup_lines,
+    summarize_cell,
+    sweep_table,
+)
 from eval.machine import header_line, machine_info
 from eval.rss import rss_mb
 from eval.server_process import running_server
@@ -156,12 +168,18 @@ def run_bench_serve(args: argparse.Namespace, config) -> int:
                 seconds=plan.deadline_seconds,
                 warmup=plan.warmup,
             )
+    ceiling = None
+    if {"classify", "search"} <= set(plan.mix):
+        tier = args.tier if args.tier in TIERS else "lite"
+        ceiling = measure_ceiling(dataclasses.replace(config, tier=tier), batches[-1])
     cells = [c for r in runs for c in r["cells"]]
     bar = bars(cells, batches[0], batches[-1], plan.mix)
     print_report(runs, cells, bar, deadline, plan)
+    if ceiling is not None:
+        print("\n".join(ceiling_lines(ceiling)))
     print(f"bench serve took {time.monotonic() - t0:.0f} s")
     if args.json:
-        print(json.dumps(_nan_as_none(json_report(plan, runs, cells, bar, deadline))))
+        print(json.dumps(_nan_as_none(json_report(plan, runs, cells, bar, deadline) | {"ceiling": ceiling})))
     failed = any(c["errors"] for c in cells) or any(r["warmup_errors"] for r in runs)
     return 1 if failed or (deadline is not None and deadline["errors"]) else 0
 

@@ -205,3 +205,21 @@ def bar_lines(b: dict) -> list[str]:
             f"{k['rss_growth_pct']:.1f}% (bar < {BAR_RSS_GROWTH_PCT:g}%): {_verdict(k['passed'])}{note}"
         )
     return lines
+
+
+def ceiling_ratio(c: dict) -> float:
+    """The most batching can speed up the classify + search mix here (see :mod:`eval.bench_serve_ceiling`)."""
+    alone = c["image_alone_ms"] + c["text_alone_ms"]
+    batched = c["image_in_pass_ms"] + c["text_in_pass_ms"]
+    return alone / batched if batched > 0 else math.nan
+
+
+def ceiling_lines(c: dict) -> list[str]:
+    """The model-time ceiling of the throughput ratio, as measured in the bench's own process."""
+    return [
+        f"batching ceiling (model time only, this process): image {c['image_alone_ms']:.1f} ms alone vs "
+        f"{c['image_in_pass_ms']:.1f} ms each in a pass of {c['image_pass']}; text {c['text_alone_ms']:.1f} ms vs "
+        f"{c['text_in_pass_ms']:.1f} ms each in a pass of {c['text_pass']}: batching can make classify+search at most "
+        f"{ceiling_ratio(c):.2f}x faster on this machine (bar {BAR_SPEEDUP:g}x); decoding, HTTP and JSON, which no "
+        "batching shares, keep the measured ratio below that"
+    ]

@@ -263,3 +263,25 @@ def test_deadline_line_says_started_not_ran_when_passes_outlasted_deadlines():
     d = {**d, "items_overran": d["items_beyond_answered"], "none_after_deadline": True}
     line = deadline_lines(d, 64, 10)[1]
     assert line.startswith("0 requests started on the model after their deadline")
+
+
+def test_the_batching_ceiling_is_the_ratio_of_model_time_alone_to_model_time_in_passes():
+    from eval.bench_serve_report import ceiling_lines, ceiling_ratio
+
+    c = {"image_pass": 4, "text_pass": 16, "image_alone_ms": 24.0, "image_in_pass_ms": 16.0}
+    c |= {"text_alone_ms": 6.0, "text_in_pass_ms": 4.0}
+    assert ceiling_ratio(c) == pytest.approx(30.0 / 20.0)
+    (line,) = ceiling_lines(c)
+    assert "image 24.0 ms alone vs 16.0 ms each in a pass of 4" in line and "at most 1.50x" in line
+    assert "(bar 3x)" in line
+    assert math.isnan(ceiling_ratio(c | {"image_in_pass_ms": 0.0, "text_in_pass_ms": 0.0}))
+
+
+def test_the_ceiling_is_measured_on_the_tiers_encoder(cache_dir):
+    from eval.bench_serve_ceiling import measure_ceiling
+    from multimodal.services import ServiceConfig
+
+    config = ServiceConfig(tier="tiny", device="cpu", precision="fp32", cache_dir=cache_dir, offline=True)
+    c = measure_ceiling(config, max_batch=4, reps=1)
+    assert c["image_pass"] == 4 and c["text_pass"] == 4  # tiny says no pass size: --max-batch
+    assert all(c[k] > 0 for k in ("image_alone_ms", "image_in_pass_ms", "text_alone_ms", "text_in_pass_ms"))

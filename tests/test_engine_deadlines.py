@@ -14,6 +14,8 @@ import pytest
 from multimodal.deadline import Deadline, DeadlineExceeded, deadline_scope
 from multimodal.engine.config import EngineConfig
 from multimodal.engine.engine import Engine, shape_buckets
+from multimodal.engine.jobs import Job
+from multimodal.engine.worker import Worker, passes
 from multimodal.errors import ConfigError
 from tests.test_engine import Recorder, StandInEncoder, in_threads, wait_until
 
@@ -26,6 +28,52 @@ def test_shape_buckets_cover_the_batch_in_order_with_power_of_two_runs(n):
     sizes = [b - a for a, b in runs]
     assert all(s & (s - 1) == 0 for s in sizes) and sizes == sorted(sizes, reverse=True)
     assert len(sizes) == bin(n).count("1")  # as few passes as power-of-two shapes allow
+
+
+def _job(name: str, size: int = 1, deadline_s: float | None = None) -> Job:
+    return Job(name, size, None if deadline_s is None else Deadline(deadline_s, name))
+
+
+def test_passes_are_earliest_deadline_first_and_never_split_a_job():
+    a, b, c = _job("a", deadline_s=30), _job("b", deadline_s=5), _job("c")
+    d, e, big = _job("d", deadline_s=5), _job("e", 2, deadline_s=1), _job("big", 9, deadline_s=10)
+    got = passes([a, b, c, d, e, big], 4)
+    # e (1 s) first; b and d (5 s, arrival order kept); big (10 s) alone, over the size; a (30 s); c (none) last
+    assert [[j.payload for j in p] for p in got] == [["e", "b", "d"], ["big"], ["a", "c"]]
+    assert [[j.payload for j in p] for p in passes([a, c], 1)] == [["a"], ["c"]]
+    assert passes([], 4) == []
+
+
+def test_a_job_whose_deadline_passes_during_an_earlier_pass_of_its_batch_is_dropped_unrun():
+    seen: list[list[str]] = []
+    blocker_in, release = threading.Event(), threading.Event()
+    late = _job("late", deadline_s=1.2)
+
+    def run(jobs):
+        seen.append([j.payload for j in jobs])
+        if jobs[0].payload == "blocker":
+            blocker_in.set()
+            release.wait(10)
+        elif jobs[0].payload == "soon":
+            wait_until(lambda: late.deadline.expired)  # this pass lasts past the later job's deadline
+        return [j.payload for j in jobs]
+
+    obs = Recorder()
+    worker = Worker("image", run, max_batch=8, pass_items=2, observer=obs)
+    worker.submit(_job("blocker"))
+    blocker_in.wait(10)
+    jobs = [_job("free"), late, _job("soon", deadline_s=1.0), _job("soon2", deadline_s=1.1)]
+    for job in jobs:
+        worker.submit(job)
+    wait_until(lambda: worker.depth == 4)
+    release.set()
+    wait_until(lambda: all(job.done for job in jobs))
+    # earliest deadlines first, 2 items a pass; "late" was due before its pass began: dropped, "free" ran alone
+    assert seen == [["blocker"], ["soon", "soon2"], ["free"]]
+    assert isinstance(late.error, DeadlineExceeded) and obs.expired_n == 1
+    assert [jobs[i].result for i in (0, 2, 3)] == ["free", "soon", "soon2"]
+    assert obs.overran_n == 2  # the long pass outlasted its own two jobs' deadlines, and is counted
+    worker.stop()
 
 
 def test_a_full_queue_first_drops_jobs_whose_clients_gave_up():
@@ -54,7 +102,7 @@ def test_a_job_with_less_time_left_than_the_pass_needs_is_not_started():
     engine.embed("image", [0])  # starts the worker
     engine.workers["image"]._per_item.extend([5.0, 5.0, 5.0])  # as if each item had taken 5 s lately
     with deadline_scope(Deadline(1.0, "request 1")):
-        with pytest.raises(DeadlineExceeded, match="less than the 3.75 s its model pass takes now"):
+        with pytest.raises(DeadlineExceeded, match="less than the 5.00 s its model pass takes now"):
             engine.embed("image", [1])
     assert enc.seen == [[0]] and obs.expired_n == 1  # never reached the model
     with deadline_scope(Deadline(30.0, "request 2")):
@@ -107,3 +155,21 @@ def test_model_workers_run_at_a_lower_cpu_priority_than_the_request_threads():
     same.stop()
     with pytest.raises(ConfigError, match="--model-nice must be in 0..19, got 20"):
         EngineConfig(model_nice=20)
+
+
+def test_the_image_worker_runs_its_batches_in_the_encoders_passes():
+    enc = StandInEncoder()
+    enc.images_per_pass = 2  # as lite says on the CPU (4 there)
+    engine = Engine(EngineConfig(max_batch=16, max_wait_ms=0), enc)
+    assert engine.workers["image"].pass_items == 2 and engine.workers["text"].pass_items == 16
+    first, _ = in_threads(engine, [100])
+    enc.entered.wait(10)
+    threads, out = in_threads(engine, [1, 2, 3, 4, 5])
+    wait_until(lambda: engine.workers["image"].depth == 5)
+    enc.release.set()
+    for t in [*first, *threads]:
+        t.join()
+    assert [len(p) for p in enc.seen] == [1, 2, 2, 1]  # one batch of 5, run as passes of 2, 2 and 1
+    assert sorted(x for p in enc.seen[1:] for x in p) == [1, 2, 3, 4, 5]
+    assert all(out[x][0, 0] > 0 for x in (1, 2, 3, 4, 5))
+    engine.stop()

@@ -125,3 +125,19 @@ def test_text_and_image_search_in_one_space(lite_services, photos):
     w, h = cat.size
     variant = cat.transpose(Image.FLIP_LEFT_RIGHT).crop((w // 10, h // 10, w, h))
     assert names[int(np.argmax(gallery @ enc.embed_images([variant])[0]))] == "cat"
+
+
+@pytest.mark.slow
+def test_cpu_passes_hold_four_images_and_rows_do_not_depend_on_the_cut(lite_services, monkeypatch):
+    from multimodal.encoders.lite import CPU_IMAGES_PER_PASS
+
+    enc = lite_services.encoder
+    assert enc._runtime.device == "cpu" and enc.images_per_pass == min(enc._batch_size, CPU_IMAGES_PER_PASS) == 4
+    rows: list[int] = []
+    features = enc._classifier.forward_features
+    monkeypatch.setattr(enc._classifier, "forward_features", lambda x: rows.append(x.shape[0]) or features(x))
+    imgs = [Image.new("RGB", (60 + 10 * i, 80), (30 * i, 100, 200 - 20 * i)) for i in range(6)]
+    together = enc.embed_images(imgs)
+    assert rows == [8, 4]  # 4 images x 2 views, then the last 2 images x 2 views
+    alone = np.concatenate([enc.embed_images([im]) for im in imgs])
+    assert np.sum(together * alone, axis=1).min() > 0.999

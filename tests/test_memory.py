@@ -24,3 +24,17 @@ def test_the_environment_wins(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert limit_malloc_arenas() is False and fix_mmap_threshold() is False
+
+
+def test_start_up_objects_leave_the_cycle_collectors_full_passes():
+    import gc
+
+    from demos.memory import freeze_startup_objects
+
+    before = gc.get_freeze_count()
+    try:
+        frozen = freeze_startup_objects()
+        # the objects alive now leave every later pass (the count falls as other threads free some of them)
+        assert frozen > before and gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

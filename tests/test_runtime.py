@@ -49,3 +49,30 @@ def test_torch_dtype_and_description():
     r = Runtime("cpu", "bf16", "CPU has amx_bf16")
     assert r.torch_dtype is torch.bfloat16
     assert r.describe() == "cpu, bf16 (CPU has amx_bf16)"
+
+
+def test_blas_threads_are_capped_and_restored():
+    from threadpoolctl import threadpool_info
+
+    from multimodal.runtime import limit_blas_threads
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before  # numpy's BLAS is loaded and seen
+    limiter = limit_blas_threads(1)
+    try:
+        assert blas_threads() == [1] * len(before)
+    finally:
+        limiter.restore_original_limits()
+    assert blas_threads() == before
+    assert limit_blas_threads(0) is None and blas_threads() == before  # 0: numpy's own choice, nothing changed
+    with pytest.raises(ConfigError, match="--blas-threads must be >= 0"):
+        limit_blas_threads(-1)
+
+
+def test_the_cli_caps_blas_at_one_thread_by_default():
+    from sceneqa.cli import build_parser
+
+    assert build_parser().parse_args(["models"]).blas_threads == 1

@@ -130,11 +130,13 @@ class Job:
     def finish(self, result: object, model_s: float) -> None:
         self.result = result
         self._record(model_s)
+        self.payload = None  # a done job keeps no request data (decoded images...) alive
         self._done.set()
 
     def fail(self, error: BaseException, model_s: float = 0.0) -> None:
         self.error = error
         self._record(model_s)
+        self.payload = None
         self._done.set()
 
     def _record(self, model_s: float) -> None:
@@ -167,5 +169,12 @@ class Job:
                 raise DeadlineExceeded(f"{deadline.what} waited {deadline.limit_s:g} s for a free model and gave up")
             raise DeadlineExceeded(f"{deadline.what} took longer than its {deadline.limit_s:g} s limit; it was stopped")
         if self.error is not None:
-            raise self.error
+            # raised from here, the error's traceback holds this frame and so this job: a job still holding the
+            # error would make a reference cycle that keeps every frame of the failed request (its decoded images)
+            # alive until the cycle collector's next full pass
+            error, self.error = self.error, None
+            try:
+                raise error
+            finally:
+                del error  # nor may this frame keep it (the same cycle, through the local)
         return self.result

@@ -3,11 +3,13 @@ a bounded queue and run them, gathering several into one call when the worker ba
 
 Batching (``max_batch`` > 1): the first job taken starts a batch; more are taken while the batch holds fewer
 than ``max_batch`` items, waiting at most ``max_wait_s`` after the first for them (Triton's dynamic batcher,
-TorchServe's max batch delay). A job that would overflow the batch opens the next one. Before the model sees
-a batch, each job is admitted: one whose deadline passed (or was cancelled) while it waited is dropped
+TorchServe's max batch delay). A job that would overflow the batch opens the next one. A batch runs as one or
+more passes of at most ``pass_items`` items (the model's most efficient size), earliest deadline first. Right
+before each pass its jobs are admitted: one whose deadline passed (or was cancelled) while it waited is dropped
 (``DeadlineExceeded``, counted as expired) and costs no model time, and so is one with less time left than the
 pass is predicted to take (``predict``); a full queue first drops the jobs whose clients already gave up. A pass
-that outlasts a job's deadline (it started in time) is counted (``overran``).
+that outlasts a job's deadline (it started in time) is counted (``overran``): short passes, each admitted
+against its own predicted time, keep that rare and bound it to one short pass.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import queue as queue_mod
-import statistics
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -27,12 +29,12 @@ from multimodal.engine.jobs import EngineBusyError, EngineObserver, Job, NullObs
 
 log = logging.getLogger("sceneqa.serve")
 
-#: a job is started only if more than this share of its pass's predicted time is left before its deadline (its
-#: answer would reach a client already told 504). Workers made with ``predict`` predict a pass as (items in it) x
-#: (median seconds per item of their last PREDICT_FROM passes, once PREDICT_MIN are known); a pass bigger than the
-#: recent ones is over-predicted (its fixed cost is shared by more items), so a job is dropped only when clearly
-#: short of time, and one odd pass cannot move the median
-SAFETY = 0.75
+#: a job is started only if at least its pass's predicted time is left before its deadline (else its answer would
+#: come after its client was told 504, and the pass would run on past the deadline). Workers made with ``predict``
+#: predict a pass as (items in it) x (the second-slowest seconds per item of their last PREDICT_FROM passes, once
+#: PREDICT_MIN are known): an upper estimate, as passes on a saturated machine vary ~2x, yet one odd pass cannot
+#: move it. Measured (``sceneqa bench serve``'s deadline scenario, lite, 64 clients, 1 s deadlines): with 0.75 x
+#: the median and whole batches as one pass, 32-50 items per 10 s were in passes that outlasted their deadline
 PREDICT_FROM = 9
 PREDICT_MIN = 3
 #: run(list of admitted jobs) -> one result per job, in order (raising fails every job of the batch)
@@ -46,6 +48,7 @@ class Worker:
         run: BatchFn,
         *,
         max_batch: int = 1,
+        pass_items: int | None = None,
         max_wait_s: float = 0.0,
         queue_size: int = 32,
         threads: int = 1,
@@ -55,6 +58,7 @@ class Worker:
     ) -> None:
         self.name = name
         self.max_batch = max_batch
+        self.pass_items = max(1, pass_items or max_batch)
         self.max_wait_s = max_wait_s
         self.queue_size = queue_size
         self.threads = threads
@@ -118,10 +122,11 @@ class Worker:
                 except queue_mod.Empty:
                     continue
             batch, carry = self._gather(carry)
-            needs = self._predict_s(sum(job.size for job in batch))
-            live = [job for job in batch if self._admitted(job, needs)]
-            if live:
-                self._execute(live)
+            for run in passes(batch, self.pass_items):
+                needs = self._predict_s(sum(job.size for job in run))
+                live = [job for job in run if self._admitted(job, needs)]
+                if live:
+                    self._execute(live)
 
     def _gather(self, first: Job) -> tuple[list[Job], Job | None]:
         """``(batch starting with first, a job taken that did not fit or None)``."""
@@ -142,10 +147,10 @@ class Worker:
         return batch, None
 
     def _predict_s(self, items: int) -> float:
-        """Seconds a pass of ``items`` is predicted to take, times :data:`SAFETY` (0: no prediction yet)."""
+        """Seconds a pass of ``items`` is predicted to take (0: no prediction yet); see :data:`PREDICT_FROM`."""
         if not self._predict or len(self._per_item) < PREDICT_MIN:
             return 0.0
-        return SAFETY * statistics.median(self._per_item) * items
+        return sorted(self._per_item)[-2] * items
 
     def _admitted(self, job: Job, needs_s: float) -> bool:
         if job.admit(needs_s):
@@ -177,6 +182,10 @@ class Worker:
             results = self._run(jobs)
         except BaseException as exc:  # every job of the batch gets the error; the worker goes on
             seconds = time.perf_counter() - t0
+            # the failed call's frames (finished; kept by the traceback the jobs' waiters will raise) drop their
+            # locals now: else an ask's decoded photos live on until the cycle collector's next full pass
+            # (measured: 180-360 MB at the end of the adversarial run; tests/test_memory_failed_calls.py)
+            traceback.clear_frames(exc.__traceback__)
             for job in jobs:
                 if job.deadline is not None and job.deadline.cancelled and not isinstance(exc, DeadlineExceeded):
                     log.warning("abandoned %s failed after its client was answered: %s", job.deadline.what, exc)
@@ -198,6 +207,21 @@ class Worker:
                 self._observer.overran(self.name)
         for job, result in zip(jobs, results, strict=True):
             job.finish(result, seconds)
+
+
+def passes(jobs: Sequence[Job], pass_items: int) -> list[list[Job]]:
+    """``jobs`` earliest deadline first (no deadline: last; ties keep arrival order), cut into passes of at most
+    ``pass_items`` items; a job is never split (one bigger than ``pass_items`` is a pass of its own)."""
+    order = sorted(jobs, key=lambda job: job.deadline.at if job.deadline is not None else float("inf"))
+    out: list[list[Job]] = []
+    items = 0
+    for job in order:
+        if not out or items + job.size > pass_items:
+            out.append([])
+            items = 0
+        out[-1].append(job)
+        items += job.size
+    return out
 
 
 def lower_priority(nice: int) -> None:

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from multimodal.errors import SceneQAError
 from multimodal.images import DEFAULT_LIMITS, ImageLimits
-from multimodal.runtime import DEVICES, PRECISIONS
+from multimodal.runtime import DEVICES, PRECISIONS, limit_blas_threads
 from multimodal.services import ServiceConfig
 from multimodal.tiers import TIERS
 from sceneqa.cli import (
@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    g.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="threads of numpy's BLAS (default 1: torch owns the cores and the two compete; 0: numpy's choice)",
+    )
     g.add_argument("--offline", action="store_true", help="never contact a model hub")
     g.add_argument("--cache-dir", type=Path, help="sceneqa cache (default: $SCENEQA_CACHE or ~/.cache/sceneqa)")
     g.add_argument(
@@ -175,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
+        limit_blas_threads(args.blas_threads)
         config = config_from_args(args)
         return int(args.handler(args, config) or 0)
     except SceneQAError as exc:

@@ -166,7 +166,7 @@ def ensure_catalog(services, index: Path, demo_data: Path | None, quiet: bool) -
 def run(args: argparse.Namespace, config) -> int:
     import uvicorn
 
-    from demos.memory import fix_mmap_threshold, limit_malloc_arenas
+    from demos.memory import fix_mmap_threshold, freeze_startup_objects, limit_malloc_arenas
     from demos.server import create_app
 
     limit_malloc_arenas()  # before any worker thread exists: flat memory under load (see demos/memory.py)
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace, config) -> int:
         file=sys.stderr,
         flush=True,
     )
+    freeze_startup_objects()
     uvicorn.run(
         app,
         host=web.host,
