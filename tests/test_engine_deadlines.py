@@ -173,3 +173,21 @@ def test_the_image_worker_runs_its_batches_in_the_encoders_passes():
     assert sorted(x for p in enc.seen[1:] for x in p) == [1, 2, 3, 4, 5]
     assert all(out[x][0, 0] > 0 for x in (1, 2, 3, 4, 5))
     engine.stop()
+
+
+def test_a_lone_job_does_not_wait_for_company_but_a_batch_after_company_does():
+    seen: list[list[str]] = []
+    worker = Worker("image", lambda jobs: seen.append([j.payload for j in jobs]) or [1] * len(jobs), max_batch=4)
+    worker.max_wait_s = 30.0  # were it to wait for company, the job would not be done for 30 s
+    lone = worker.submit(_job("lone"))
+    wait_until(lambda: lone.done)
+    assert seen == [["lone"]] and not worker._company
+    hold = threading.Event()
+    blocked = Worker("image", lambda jobs: hold.wait(10) and [1] * len(jobs), max_batch=4, max_wait_s=30.0)
+    first = blocked.submit(_job("first"))
+    a, b = blocked.submit(_job("a")), blocked.submit(_job("b"))  # queued together behind the first pass
+    hold.set()
+    wait_until(lambda: first.done and a.done and b.done)
+    assert blocked._company  # a and b were gathered together: the next lone job would wait for company
+    worker.stop()
+    blocked.stop()

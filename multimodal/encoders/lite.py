@@ -16,6 +16,7 @@ from PIL import Image
 
 from multimodal.array_cache import cached_array
 from multimodal.encoders.base import EncoderInfo, EncoderOptions, batched
+from multimodal.encoders.fold_bn import fold_batch_norms
 from multimodal.encoders.imagenet import imagenet_descriptions
 from multimodal.encoders.lite_parts import (
     CLASSIFIER_RESIZE,
@@ -151,7 +152,9 @@ def load_lite(runtime: Runtime, options: EncoderOptions, params: LiteSpaceParams
     """Load the packaged classifier and sentence model and the class-description table (cached on disk)."""
     import torch
 
-    classifier = load_classifier().to(runtime.device, runtime.torch_dtype, memory_format=torch.channels_last)
+    classifier = load_classifier()
+    fold_batch_norms(classifier)  # in fp32, before the cast: same outputs, ~1.2-1.9x faster (fold_bn.py)
+    classifier = classifier.to(runtime.device, runtime.torch_dtype, memory_format=torch.channels_last)
     tokenizer, text_model = load_text_model()
     text_model = text_model.to(runtime.device, runtime.torch_dtype)
     descriptions = list(imagenet_descriptions(detailed=True))  # class names with their WordNet glosses

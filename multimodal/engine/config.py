@@ -23,8 +23,9 @@ DEFAULT_MODEL_NICE = 10
 @dataclass(frozen=True)
 class EngineConfig:
     """max_batch: images (or texts) gathered into one forward pass of an embedding worker (1: no batching);
-    max_wait_ms: how long a batch waits for more requests once its first one arrived (0: take what is
-    queued, never wait); queue_size: requests waiting per worker before new ones are refused (HTTP 503);
+    max_wait_ms: how long a batch waits for more requests once its first one arrived, when the previous batch
+    had more than one (0: take what is queued, never wait); queue_size: requests waiting per worker before new
+    ones are refused (HTTP 503);
     call_threads: threads of the answerer and of the generic worker (whole model calls at once, each);
     model_nice: how much lower the workers' CPU priority is than the server's event loop (0: the same)."""
 

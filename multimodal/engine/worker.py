@@ -1,15 +1,15 @@
 """A model worker: threads that own one kind of model call, pull :class:`~multimodal.engine.jobs.Job` s from
 a bounded queue and run them, gathering several into one call when the worker batches.
 
-Batching (``max_batch`` > 1): the first job taken starts a batch; more are taken while the batch holds fewer
-than ``max_batch`` items, waiting at most ``max_wait_s`` after the first for them (Triton's dynamic batcher,
-TorchServe's max batch delay). A job that would overflow the batch opens the next one. A batch runs as one or
-more passes of at most ``pass_items`` items (the model's most efficient size), earliest deadline first. Right
-before each pass its jobs are admitted: one whose deadline passed (or was cancelled) while it waited is dropped
-(``DeadlineExceeded``, counted as expired) and costs no model time, and so is one with less time left than the
-pass is predicted to take (``predict``); a full queue first drops the jobs whose clients already gave up. A pass
-that outlasts a job's deadline (it started in time) is counted (``overran``): short passes, each admitted
-against its own predicted time, keep that rare and bound it to one short pass.
+Batching (``max_batch`` > 1): the first job taken starts a batch; more are taken while the batch holds fewer than
+``max_batch`` items, waiting at most ``max_wait_s`` after the first for them (Triton's dynamic batcher,
+TorchServe's max batch delay) when the previous batch had company. A job that would overflow the batch opens the
+next one. A batch runs as one or more passes of at most ``pass_items`` items (the model's most efficient size),
+earliest deadline first. Right before each pass its jobs are admitted: one whose deadline passed (or was cancelled)
+while it waited is dropped (``DeadlineExceeded``, counted as expired) and costs no model time, and so is one with
+less time left than the pass is predicted to take (``predict``); a full queue first drops the jobs whose clients
+already gave up. A pass that outlasts a job's deadline (it started in time) is counted (``overran``): short passes,
+each admitted against its own predicted time, keep that rare and bound it to one short pass.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class Worker:
         self._predict = predict
         self.nice = nice
         self._per_item: deque[float] = deque(maxlen=PREDICT_FROM)  # seconds per item of the last passes
+        self._company = False  # whether the last batch gathered more than one job
 
     @property
     def depth(self) -> int:
@@ -129,11 +130,14 @@ class Worker:
                     self._execute(live)
 
     def _gather(self, first: Job) -> tuple[list[Job], Job | None]:
-        """``(batch starting with first, a job taken that did not fit or None)``."""
+        """``(batch starting with first, a job taken that did not fit or None)``. The queued jobs are taken
+        at once; waiting up to ``max_wait_s`` for more happens only when the previous batch had company: a lone
+        client is not kept waiting for others who are not there (under load, jobs queue during each pass)."""
         batch, items = [first], first.size
         if self.max_batch <= 1:
             return batch, None
-        until = time.monotonic() + self.max_wait_s
+        until = time.monotonic() + (self.max_wait_s if self._company else 0.0)
+        carry = None
         while items < self.max_batch:
             try:
                 left = until - time.monotonic()
@@ -141,10 +145,12 @@ class Worker:
             except queue_mod.Empty:
                 break
             if items + job.size > self.max_batch:
-                return batch, job
+                carry = job
+                break
             batch.append(job)
             items += job.size
-        return batch, None
+        self._company = len(batch) > 1 or carry is not None
+        return batch, carry
 
     def _predict_s(self, items: int) -> float:
         """Seconds a pass of ``items`` is predicted to take (0: no prediction yet); see :data:`PREDICT_FROM`."""
