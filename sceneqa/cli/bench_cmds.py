@@ -118,7 +118,9 @@ def _add_serve(b_sub) -> None:
         description="Starts sceneqa serve --max-batch 1 and then with the default --max-batch on free loopback "
         "ports; at each client count, clients send a mix of requests for S seconds; prints per cell throughput, "
         "p50/p95/p99 per route, errors, 503s, mean batch, /healthz p99 and server RSS, then the bar lines of "
-        "issue 18 and a deadline scenario (a saturated server with a short --request-timeout).",
+        "issue 18, a deadline scenario (a saturated server with a short --request-timeout) and the batching "
+        "ceiling (model time per classify and search request alone and in a full pass, measured in-process: the "
+        "most batching can gain on this machine).",
     )
     bserve.add_argument(
         "--clients",
