@@ -29,6 +29,22 @@ def photo_set(n: int, size: tuple[int, int]) -> list[Image.Image]:
     return out
 
 
+def timed_ms(fn, repeats: int) -> dict[str, float]:
+    """Milliseconds of ``repeats`` calls of ``fn`` after one warm-up call (first-call allocations, lazy init,
+    new shapes): ``p50_ms``, ``p90_ms``, ``min_ms``, rounded to 0.1 ms."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 1),
+        "p90_ms": round(float(np.percentile(times, 90)), 1),
+        "min_ms": round(min(times), 1),
+    }
+
+
 def best_rate(fn, n_items: int, repeats: int) -> tuple[float, object]:
     """Items per second of the fastest of ``repeats`` calls of ``fn``, and its last result."""
     result, best = None, float("inf")

@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
-import numpy as np
 from PIL import Image
 
+from eval.bench_common import timed_ms
 from eval.bench_inspect import cpu_flags
 from eval.machine import header_line, machine_info
 
@@ -31,20 +30,6 @@ def _photo(size: int) -> Image.Image:
     return img.resize((size, round(h * size / w)), Image.BICUBIC)
 
 
-def _time(fn, repeats: int) -> dict[str, float]:
-    fn()  # warm-up: first-call allocations and lazy init
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - start))
-    return {
-        "p50_ms": round(float(np.percentile(times, 50)), 1),
-        "p90_ms": round(float(np.percentile(times, 90)), 1),
-        "min_ms": round(min(times), 1),
-    }
-
-
 def bench_encoder(spec: str, config, image: Image.Image, label: str, repeats: int) -> dict:
     """Heatmap and plain-embedding timings for the encoder ``spec`` built like the CLI builds it."""
     from multimodal.explain.factory import create_explainer
@@ -54,8 +39,8 @@ def bench_encoder(spec: str, config, image: Image.Image, label: str, repeats: in
     services = build_services(_config_for(spec, config))
     explainer = create_explainer(services.encoder)
     target = phrase_targets(services.encoder, services.zeroshot, [label])[0][0]
-    heat = _time(lambda: explainer.explain(explainer.prepare(image), target), repeats)
-    embed = _time(lambda: services.encoder.embed_images([image]), repeats)
+    heat = timed_ms(lambda: explainer.explain(explainer.prepare(image), target), repeats)
+    embed = timed_ms(lambda: services.encoder.embed_images([image]), repeats)
     return {"encoder": spec, "method": explainer.name, "heatmap": heat, "embed_only": embed}
 
 

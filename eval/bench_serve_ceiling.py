@@ -10,21 +10,14 @@ The pass sizes are the engine's (the encoder's ``images_per_pass``, else ``--max
 
 from __future__ import annotations
 
-import statistics
-import time
+from eval.bench_common import timed_ms
 
 WORDS = "cat mug rocket chair shoe dog lamp bag car tree cup hat coat vase kite box"
 QUERIES = tuple(f"a photo of a {w}" for w in WORDS.split())
 
 
-def _median_ms(fn, reps: int) -> float:
-    fn()  # a first call per shape is slower (oneDNN primitives, allocator)
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def _p50(fn, reps: int) -> float:
+    return timed_ms(fn, reps)["p50_ms"]
 
 
 def measure_ceiling(config, max_batch: int, reps: int = 9) -> dict:
@@ -42,8 +35,8 @@ def measure_ceiling(config, max_batch: int, reps: int = 9) -> dict:
     return {
         "image_pass": image_pass,
         "text_pass": text_pass,
-        "image_alone_ms": _median_ms(lambda: encoder.embed_images([image]), reps),
-        "image_in_pass_ms": _median_ms(lambda: encoder.embed_images([image] * image_pass), reps) / image_pass,
-        "text_alone_ms": _median_ms(lambda: encoder.embed_texts([QUERIES[0]]), reps),
-        "text_in_pass_ms": _median_ms(lambda: encoder.embed_texts(list(QUERIES[:text_pass])), reps) / text_pass,
+        "image_alone_ms": _p50(lambda: encoder.embed_images([image]), reps),
+        "image_in_pass_ms": _p50(lambda: encoder.embed_images([image] * image_pass), reps) / image_pass,
+        "text_alone_ms": _p50(lambda: encoder.embed_texts([QUERIES[0]]), reps),
+        "text_in_pass_ms": _p50(lambda: encoder.embed_texts(list(QUERIES[:text_pass])), reps) / text_pass,
     }

@@ -17,6 +17,7 @@ from demos.ui.annotate import MAX_BOXES, annotate
 from demos.ui.classify_tab import labelset_choices, labelset_options
 from demos.ui.context import UiContext, bind, thumbnail
 from demos.ui.examples import write_examples
+from demos.ui.why import why_widgets
 from multimodal.ask.answers import Answer
 
 CONTEXT_TYPES = [".txt", ".log", ".csv", ".jsonl", ".md"]
@@ -275,13 +276,7 @@ def build_ask_tab(ctx: UiContext, examples_dir: Path | None) -> None:
                 evidence = gr.HTML(label="evidence", elem_id="evidence")
                 items = gr.Gallery(label="cited catalog items", columns=3, height=220)
                 ocr = gr.Textbox(label="text read in the image", lines=2)
-                why_note = gr.Markdown(visible=False, elem_id="ask-why-note")
-                why_gallery = gr.Gallery(
-                    label="why: the image evidence behind the answer",
-                    columns=WHY_IMAGES,
-                    visible=False,
-                    elem_id="ask-why-gallery",
-                )
+                why_note, why_gallery = why_widgets("why: the image evidence behind the answer", WHY_IMAGES, "ask")
         shown, last = gr.State(None), gr.State(None)
         inputs = [images, question, context, pasted, use_catalog, picker, inspector]
         if examples_dir is not None:

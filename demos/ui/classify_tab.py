@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from demos.ui.context import UiContext, bind
+from demos.ui.why import why_widgets
 
 DEFAULT_LABELS = "cat, dog, cup of coffee, rocket, person, car"
 NO_LABELSET = "(none: use the labels above)"
@@ -167,13 +168,7 @@ def build_classify_tab(ctx: UiContext) -> None:
             with gr.Column():
                 plot = gr.BarPlot(label="scores", elem_id="scores")
                 shown = gr.Markdown(elem_id="verdict")
-                why_note = gr.Markdown(visible=False, elem_id="classify-why-note")
-                why_gallery = gr.Gallery(
-                    label="why: where each label scores most",
-                    columns=WHY_MAX,
-                    visible=False,
-                    elem_id="classify-why-gallery",
-                )
+                why_note, why_gallery = why_widgets("why: where each label scores most", WHY_MAX, "classify")
         picker.focus(bind(labelset_choices, ctx), None, picker, api_name=False)
         event = go.click(bind(do_classify, ctx), [image, labels, multi, picker], [plot, shown], api_name="classify")
         # a second event, not more /classify inputs and outputs: API clients keep their calls and results

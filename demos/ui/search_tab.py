@@ -9,6 +9,7 @@ import gradio as gr
 
 from demos.render import item_caption
 from demos.ui.context import UiContext, bind, thumbnail
+from demos.ui.why import why_widgets
 from demos.ui.widgets import FilterLayout, build_filter_widgets, read_layout, widget_filters, widget_updates
 from multimodal.errors import SceneQAError
 
@@ -173,8 +174,7 @@ def build_search_tab(ctx: UiContext, demo: gr.Blocks) -> None:
                 gallery = gr.Gallery(
                     label="results (click one: more like this)", columns=4, height=520, elem_id="results"
                 )
-                why_note = gr.Markdown(visible=False)
-                why_gallery = gr.Gallery(label="why: where each result matches", columns=WHY_HITS, visible=False)
+                why_note, why_gallery = why_widgets("why: where each result matches", WHY_HITS)
                 records = gr.JSON(label="records")
         ids = gr.State([])
         layout = gr.State(start)
